@@ -223,6 +223,9 @@ create policy "Admins can change roles up to their own" on public.workspace_memb
 create policy "Admins can remove members up to their own role" on public.workspace_members
   for delete to authenticated
   using ((select public.has_role(workspace_id, 'admin')) and (select public.has_role(workspace_id, role)));
+create policy "Members can leave a workspace" on public.workspace_members
+  for delete to authenticated
+  using (user_id = (select auth.uid()) and (select public.current_token_id()) is null);
 
 create policy "Admins can read their workspace's tokens" on public.api_tokens
   for select to authenticated using ((select public.has_role(workspace_id, 'admin')));

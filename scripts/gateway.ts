@@ -1,0 +1,44 @@
+// The local stand-in for Supabase's edge gateway: every folder in supabase/functions (but
+// _shared) is mounted at /functions/v1/<name>, and the function sees the path from /<name> on,
+// exactly as on the platform. Run by `npm start` (port 54321) and `npm test` (its own port).
+import { flushAudit } from "../supabase/functions/_shared/audit.ts";
+import { sql } from "../supabase/functions/_shared/db/client.ts";
+import { envelope } from "../supabase/functions/_shared/http/errors.ts";
+
+type Handler = { fetch: (req: Request) => Response | Promise<Response> };
+
+const root = new URL("../supabase/functions/", import.meta.url);
+const functions = new Map<string, Handler>();
+for await (const entry of Deno.readDir(root)) {
+  if (!entry.isDirectory || entry.name.startsWith("_") || entry.name.startsWith(".")) continue;
+  const mod = await import(new URL(`${entry.name}/index.ts`, root).href);
+  functions.set(entry.name, mod.default as Handler);
+}
+
+const PREFIX = "/functions/v1/";
+
+function route(req: Request): Response | Promise<Response> {
+  const url = new URL(req.url);
+  if (!url.pathname.startsWith(PREFIX)) {
+    return envelope(404, "not_found", `No route for ${req.method} ${url.pathname}`);
+  }
+  const rest = url.pathname.slice(PREFIX.length - 1); // "/<name>/…"
+  const name = rest.split("/")[1];
+  const fn = functions.get(name);
+  if (!fn) return envelope(404, "not_found", `No function named '${name}'`);
+  url.pathname = rest;
+  return fn.fetch(new Request(url, req));
+}
+
+const port = Number(Deno.env.get("PORT") ?? 54321);
+const server = Deno.serve({ port, hostname: "0.0.0.0", onListen: () => {} }, route);
+console.error(`[gateway] serving ${[...functions.keys()].join(", ")} on http://localhost:${port}/functions/v1/`);
+
+async function shutdown() {
+  await server.shutdown();
+  await flushAudit();
+  await sql.end({ timeout: 5 });
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", shutdown);
+Deno.addSignalListener("SIGTERM", shutdown);

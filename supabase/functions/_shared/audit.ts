@@ -1,0 +1,99 @@
+// The audit log (api_usage_logs): one row per call, buffered in memory and written in batches so
+// no request waits for it. The buffer is bounded; flushAudit() drains it on shutdown.
+import { config } from "./config.ts";
+import { sql } from "./db/client.ts";
+import { log } from "./log.ts";
+
+export interface AuditRow {
+  workspace_id: number | null;
+  function_name: string;
+  endpoint: string;
+  method: string;
+  table_id: number | null;
+  tool_name: string | null;
+  status_code: number;
+  token_id: number | null;
+  user_id: string | null;
+  duration_ms: number;
+  request_id: string;
+  created_at: Date;
+}
+
+const MAX_BUFFERED = 50_000;
+const BATCH = 1_000;
+let buffer: AuditRow[] = [];
+let timer: ReturnType<typeof setTimeout> | undefined;
+let inflight: Promise<void> = Promise.resolve();
+let dropped = 0;
+
+export function recordAudit(row: AuditRow) {
+  if (buffer.length >= MAX_BUFFERED) {
+    buffer.shift();
+    dropped++;
+  }
+  buffer.push(row);
+  if (buffer.length >= BATCH) void flushAudit();
+  else if (timer === undefined) {
+    const t = setTimeout(() => void flushAudit(), config.auditFlushMs);
+    Deno.unrefTimer(t);
+    timer = t;
+  }
+}
+
+async function write(rows: AuditRow[]) {
+  const tokens = [...new Set(rows.flatMap((r) => r.token_id === null ? [] : [r.token_id]))];
+  await sql`insert into public.api_usage_logs ${
+    sql(
+      rows,
+      "workspace_id",
+      "function_name",
+      "endpoint",
+      "method",
+      "table_id",
+      "tool_name",
+      "status_code",
+      "token_id",
+      "user_id",
+      "duration_ms",
+      "request_id",
+      "created_at",
+    )
+  }`;
+  if (tokens.length > 0) {
+    await sql`update public.api_tokens set last_used_at = now() where id = any(${tokens}::bigint[])`;
+  }
+}
+
+/** Writes everything buffered so far; resolves when it is in the database. */
+export function flushAudit(): Promise<void> {
+  if (timer !== undefined) {
+    clearTimeout(timer);
+    timer = undefined;
+  }
+  inflight = inflight.then(async () => {
+    while (buffer.length > 0) {
+      const rows = buffer.slice(0, BATCH);
+      buffer = buffer.slice(rows.length);
+      try {
+        await write(rows);
+      } catch (e) {
+        log.error("audit flush failed; rows kept for the next attempt", { error: String(e), rows: rows.length });
+        buffer = rows.concat(buffer).slice(-MAX_BUFFERED);
+        timer ??= setTimeout(() => void flushAudit(), Math.max(1_000, config.auditFlushMs));
+        return;
+      }
+    }
+    if (dropped > 0) {
+      log.warn("audit buffer overflowed", { dropped });
+      dropped = 0;
+    }
+  });
+  return inflight;
+}
+
+// The edge runtime fires beforeunload before it retires an instance: drain the buffer then.
+addEventListener("beforeunload", () => {
+  const pending = flushAudit();
+  const runtime = (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } }).EdgeRuntime;
+  runtime?.waitUntil(pending);
+});

@@ -1,0 +1,38 @@
+// Every setting the functions read from the environment, parsed once with defaults.
+// On hosted Supabase these come from `supabase secrets set`; locally from scripts/stack.mjs.
+
+function env(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function int(name: string, fallback: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+export const config = {
+  /** Postgres connection string: SUPABASE_DB_URL on hosted Supabase, DATABASE_URL locally. */
+  databaseUrl: env("SUPABASE_DB_URL") ?? env("DATABASE_URL") ??
+    "postgresql://postgres:postgres@127.0.0.1:54322/postgres",
+  /** Connections per function instance. */
+  dbPoolMax: int("AITIZER_DB_POOL_MAX", 10),
+  /** Prepared statements; turn off behind a transaction-mode pooler (Supavisor :6543). */
+  dbPrepare: env("AITIZER_DB_PREPARE") !== "false",
+  /** HS256 secret of the project's JWTs (Settings → API → JWT secret). */
+  jwtSecret: env("SUPABASE_JWT_SECRET") ?? env("JWT_SECRET"),
+  /** Or a JWKS URL for asymmetric project keys, e.g. https://<ref>.supabase.co/auth/v1/.well-known/jwks.json */
+  jwksUrl: env("SUPABASE_JWKS_URL"),
+  /** How long a resolved token stays cached; revocation takes effect within this time. */
+  authCacheMs: Math.min(int("AITIZER_AUTH_CACHE_MS", 2_000), 5_000),
+  /** Default requests per minute per token and per user (a token may carry its own limit). */
+  rateLimitPerMinute: int("AITIZER_RATE_LIMIT_PER_MINUTE", 600),
+  /** Largest accepted request body. */
+  maxBodyBytes: int("AITIZER_MAX_BODY_BYTES", 1_048_576),
+  /** How often buffered audit rows are written. */
+  auditFlushMs: int("AITIZER_AUDIT_FLUSH_MS", 250),
+  logLevel: env("AITIZER_LOG_LEVEL") ?? "info",
+};
