@@ -33,6 +33,8 @@ create schema if not exists auth;
 create schema if not exists storage;
 
 grant usage on schema extensions to anon, authenticated, service_role;
+-- As on Supabase: extension objects resolve without a schema prefix.
+alter database postgres set search_path = "$user", public, extensions;
 grant usage on schema auth to anon, authenticated, service_role;
 grant usage on schema storage to anon, authenticated, service_role;
 grant usage on schema public to anon, authenticated, service_role;

@@ -2,7 +2,8 @@
 // The local stack, with no dependencies of its own so it can run on a bare machine:
 //   node scripts/stack.mjs setup      install what is missing, start Postgres, migrate, seed
 //   node scripts/stack.mjs start      setup, then serve the gateway on :54321 (Ctrl-C stops all)
-//   node scripts/stack.mjs test       setup, then every check; ends with "N passed, N failed"
+//   node scripts/stack.mjs test [f…]  setup, then every check; ends with "N passed, N failed"
+//                                     (files given: only those Deno tests; AITIZER_TEST_PORT moves the gateway)
 //   node scripts/stack.mjs demo-env   shell lines with the local demo credentials
 //   node scripts/stack.mjs stop       stop the project-owned Postgres cluster
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -258,7 +259,9 @@ async function test() {
   const deno = join(BIN, "deno");
   step("deno fmt --check", deno, ["fmt", "--check", "--quiet"]);
   step("deno lint", deno, ["lint", "--quiet"]);
-  step("deno check", deno, ["check", "--quiet", "supabase/functions", "scripts", "tests", "bench"]);
+  const typed = ["supabase/functions", "scripts", "tests", "bench"].filter((d) => existsSync(join(ROOT, d)));
+  step("deno check", deno, ["check", "--quiet", ...typed]);
+  psql(["-c", "create extension if not exists pgtap with schema extensions"], { quiet: true });
   step("pgTAP", "pg_prove", ["--ext", ".sql", "-d", DB_URL, "supabase/tests/database/"], (out) => {
     const total = Number(/Tests=(\d+)/.exec(out)?.[1] ?? 0);
     const failedLine = out.match(/Failed (\d+)\/(\d+) subtests/g) ?? [];
@@ -266,11 +269,12 @@ async function test() {
     return { name: "pgTAP", passed: total - failed, failed };
   });
 
-  const port = 54331;
+  const port = Number(process.env.AITIZER_TEST_PORT ?? 54331);
   const gw = startGateway(port, { AITIZER_LOG_LEVEL: "error" });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/functions/v1/rest-api/health`);
-    step("deno test", deno, ["test", "-A", "--quiet", "tests/"], (out) => {
+    const only = process.argv.slice(3);
+    step("deno test", deno, ["test", "-A", "--quiet", ...(only.length > 0 ? only : ["tests/"])], (out) => {
       const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(out);
       return m ? { name: "deno test", passed: Number(m[1]), failed: Number(m[2]) } : null;
     }, gatewayEnv({ AITIZER_URL: `http://127.0.0.1:${port}` }));

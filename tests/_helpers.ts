@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- response bodies are arbitrary JSON
 // Shared by the integration tests: the gateway the test run started, a service connection to
 // assert on the database, and personas (users with roles, tokens with grids) made per test.
 import postgres from "postgres";

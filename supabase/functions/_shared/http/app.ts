@@ -109,7 +109,8 @@ export function resource(
   ...middleware: MiddlewareHandler[]
 ) {
   const allowed = Object.keys(handlers) as Method[];
-  for (const method of allowed) app.on(method, path, ...middleware, handlers[method]!);
+  const on = app.on.bind(app) as (method: string, path: string, ...handlers: MiddlewareHandler[]) => Hono;
+  for (const method of allowed) on(method, path, ...middleware, handlers[method]! as MiddlewareHandler);
   const allow = [...allowed, ...(allowed.includes("GET") ? ["HEAD"] : [])].join(", ");
   app.all(path, (c) => {
     if (c.req.method === "HEAD" && allowed.includes("GET")) return handlers.GET!(c);

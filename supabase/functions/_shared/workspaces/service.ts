@@ -8,6 +8,13 @@ import { asPrincipal, sql, type Tx } from "../db/client.ts";
 import { badRequest, conflict, forbidden, HttpError, notFound } from "../http/errors.ts";
 import type { TablePermissionInput } from "./schemas.ts";
 
+interface WorkspaceRow {
+  id: number;
+  name: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
 const run = <T>(p: Principal, fn: (tx: Tx) => Promise<T>) => asPrincipal(claimsFor(p), fn);
 
 function requireUser(p: Principal): asserts p is Extract<Principal, { kind: "user" }> {
@@ -37,7 +44,9 @@ export function createWorkspace(p: Principal, name: string) {
     const [{ id }] = await tx<{ id: number }[]>`select public.create_workspace(${name}) as id`;
     // The workspace's system token for the Vibe Builder, shown once like every token secret.
     const vibe = await insertToken(tx, p, id, { name: "Vibe Builder", token_type: "vibe_mcp" });
-    const [ws] = await tx`select id, name, created_at, updated_at from public.workspaces where id = ${id}`;
+    const [ws] = await tx<
+      WorkspaceRow[]
+    >`select id, name, created_at, updated_at from public.workspaces where id = ${id}`;
     return { ...ws, role: "super_admin" as Role, vibe_mcp_token: vibe };
   });
 }
