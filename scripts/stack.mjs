@@ -44,8 +44,11 @@ function ensureNpm() {
   const fresh = existsSync(stamp) && existsSync(join(BIN, "deno")) && existsSync(join(BIN, "supabase")) &&
     statSync(stamp).mtimeMs >= statSync(lock).mtimeMs;
   if (fresh) return;
-  log("installing pinned npm dependencies (npm ci)");
-  run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+  // `npm install` rather than `npm ci`: the lock pins every version, but registries that carry only
+  // this platform's optional binaries (@supabase/cli-darwin-*, …) make `npm ci` refuse the lock as
+  // "out of sync". `npm install` honours the lock and skips optional packages it cannot fetch.
+  log("installing pinned npm dependencies (npm install, from package-lock.json)");
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"]);
 }
 
 // ---------------------------------------------------------------------------------------------
