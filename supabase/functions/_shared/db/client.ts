@@ -16,6 +16,8 @@ export const sql: Sql = postgres(config.databaseUrl, {
   types: {
     // bigint ids come back as numbers (ids stay far below 2^53).
     bigint: { to: 20, from: [20], serialize: (x: number | bigint) => x.toString(), parse: (x: string) => Number(x) },
+    // Calendar dates stay 'YYYY-MM-DD' text: a Date would shift with the process's time zone.
+    dateonly: { to: 1082, from: [1082], serialize: (x: string) => x, parse: (x: string) => x },
   },
 });
 
@@ -48,4 +50,17 @@ export async function asPrincipal<T>(claims: RequestClaims, fn: (tx: Tx) => Prom
     await setup;
     return result;
   }) as T;
+}
+
+/**
+ * Runs `fn` with the privileges of the connection's own role (the owner of the data tables), for
+ * the DDL behind a schema change the caller was already authorised for; then drops back.
+ */
+export async function asOwner<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
+  await tx`select set_config('role', 'none', true)`;
+  try {
+    return await fn();
+  } finally {
+    await tx`select set_config('role', 'authenticated', true)`;
+  }
 }

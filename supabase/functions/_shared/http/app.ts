@@ -33,7 +33,7 @@ export function renderError(err: unknown, c: Context): Response {
       error: err instanceof Error ? err.stack ?? err.message : String(err),
     });
   }
-  return envelope(e.status, e.code, e.message, e.headers);
+  return envelope(e.status, e.code, e.message, e.headers, e.details);
 }
 
 /** Request id (echoed as X-Request-Id) and the audit row, written after the response is decided. */

@@ -23,6 +23,8 @@ export class HttpError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Per-item errors of a batch, rendered as error.details. */
+    readonly details?: unknown[],
   ) {
     super(message);
     this.name = "HttpError";
@@ -35,8 +37,14 @@ export const forbidden = (message: string) => new HttpError(403, "forbidden", me
 export const notFound = (what: string) => new HttpError(404, "PGRST116", `No rows found: ${what}`);
 export const conflict = (message: string) => new HttpError(409, "conflict", message);
 
-export function envelope(status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  return new Response(JSON.stringify({ data: null, error: { message, code } }), {
+export function envelope(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  details?: unknown[],
+) {
+  return new Response(JSON.stringify({ data: null, error: { message, code, ...(details ? { details } : {}) } }), {
     status,
     headers: { "content-type": "application/json; charset=utf-8", ...headers },
   });

@@ -1,0 +1,46 @@
+// Every column type, in one exhaustive table: a type missing here is a compile error.
+// Adding a type is adding one module and one entry.
+import type { ColumnTypeImpl } from "./type.ts";
+import { text } from "./types/text.ts";
+import { number } from "./types/number.ts";
+import { checkbox } from "./types/checkbox.ts";
+import { date } from "./types/date.ts";
+import { file } from "./types/file.ts";
+import { multiSelect, singleSelect } from "./types/select.ts";
+import { relation, userReference } from "./types/references.ts";
+
+export const DATA_TYPES = [
+  "text",
+  "number",
+  "checkbox",
+  "date",
+  "file",
+  "single_select",
+  "multi_select",
+  "user_reference",
+  "relation",
+] as const;
+
+export const COLUMN_TYPES = [...DATA_TYPES] as const;
+export type ColumnType = typeof COLUMN_TYPES[number];
+
+export const registry: Record<ColumnType, ColumnTypeImpl> = {
+  text,
+  number,
+  checkbox,
+  date,
+  file,
+  single_select: singleSelect,
+  multi_select: multiSelect,
+  user_reference: userReference,
+  relation,
+};
+
+export function isColumnType(value: string): value is ColumnType {
+  return Object.hasOwn(registry, value);
+}
+
+export function typeOf(type: string): ColumnTypeImpl {
+  if (!isColumnType(type)) throw new Error(`unknown column type ${type}`);
+  return registry[type];
+}

@@ -1,0 +1,240 @@
+// Records: one row of a user table. Every write is one statement for the whole batch (rows go to
+// Postgres as one JSON document and come out typed by jsonb_populate_recordset).
+import type { Fragment } from "postgres";
+import type { Principal } from "../auth/principal.ts";
+import { CellError } from "../columns/type.ts";
+import type { Tx } from "../db/client.ts";
+import { HttpError, notFound } from "../http/errors.ts";
+import { colKey, type TableMeta, withTable } from "../tables/meta.ts";
+import { type ListQuery, listRecords, type ListResult, projection, selectList } from "./query.ts";
+import {
+  type ApiRecord,
+  checkReferences,
+  type CoerceOptions,
+  coerceRow,
+  type StoredRow,
+  toApiRecord,
+} from "./values.ts";
+
+export interface WriteOptions {
+  /** MCP writes drop columns flagged ai_populates: false. */
+  stripAiOwned?: boolean;
+}
+
+export interface IndexedError {
+  index: number;
+  error: { message: string; code: string };
+}
+
+const rowError = (index: number, message: string): IndexedError => ({
+  index,
+  error: { message, code: "validation_failed" },
+});
+
+function join(tx: Tx, parts: Fragment[], sep: Fragment): Fragment {
+  return parts.reduce((acc, f, i) => (i === 0 ? f : tx`${acc}${sep}${f}`), tx``);
+}
+
+const tableRef = (tx: Tx, table: TableMeta) => tx("public." + table.pg_table_name);
+
+// ---------------------------------------------------------------------------------------------
+// Validation of many rows: coercion per row, then reference checks per column
+// ---------------------------------------------------------------------------------------------
+async function validateRows(tx: Tx, table: TableMeta, inputs: unknown[], opts: CoerceOptions) {
+  const errors: IndexedError[] = [];
+  const rows: (StoredRow | null)[] = [];
+  const stripped = new Set<string>();
+  inputs.forEach((input, index) => {
+    try {
+      const { values, stripped: s } = coerceRow(table, input, opts);
+      s.forEach((k) => stripped.add(k));
+      rows.push(values);
+    } catch (e) {
+      if (!(e instanceof CellError)) throw e;
+      errors.push(rowError(index, e.message));
+      rows.push(null);
+    }
+  });
+  for (const [index, message] of await checkReferences(tx, table, rows)) {
+    errors.push(rowError(index, message));
+    rows[index] = null;
+  }
+  errors.sort((a, b) => a.index - b.index);
+  return { rows, errors, stripped: [...stripped] };
+}
+
+function failBatch(errors: IndexedError[], total: number): never {
+  const first = errors[0];
+  const message = total === 1
+    ? first.error.message
+    : `${errors.length} of ${total} rows are invalid; first, row ${first.index}: ${first.error.message}`;
+  throw new HttpError(400, "validation_failed", message, {}, errors);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create
+// ---------------------------------------------------------------------------------------------
+async function insertRows(tx: Tx, p: Principal, table: TableMeta, rows: StoredRow[]) {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cols = keys.map((k) => tx`${tx(k)}`);
+  const picked = keys.map((k) => tx`p.${tx(k)}`);
+  const createdBy = p.kind === "user" ? p.userId : p.createdBy;
+  const createdByToken = p.kind === "token" ? p.tokenId : null;
+  const columns = projection(table, undefined);
+  const inserted = await tx<Record<string, unknown>[]>`
+    insert into ${tableRef(tx, table)} (created_by, created_by_token${
+    keys.length ? tx`, ${join(tx, cols, tx`, `)}` : tx``
+  })
+    select ${createdBy}::uuid, ${createdByToken}::bigint${keys.length ? tx`, ${join(tx, picked, tx`, `)}` : tx``}
+    from jsonb_populate_recordset(null::${tableRef(tx, table)}, ${JSON.stringify(rows)}::text::jsonb) p
+    returning ${selectList(tx, columns)}`;
+  // Identity values are drawn in insertion order, so id order is input order.
+  return inserted.sort((a, b) => (a.id as number) - (b.id as number)).map((r) => toApiRecord(table, r));
+}
+
+export function createRecord(p: Principal, tableId: number, rowData: unknown, opts: WriteOptions = {}) {
+  return withTable(p, tableId, "create", async (tx, table) => {
+    const { rows, errors, stripped } = await validateRows(tx, table, [rowData], { mode: "create", ...opts });
+    if (errors.length > 0) failBatch(errors, 1);
+    const [record] = await insertRows(tx, p, table, rows as StoredRow[]);
+    return { record, stripped };
+  });
+}
+
+export interface BatchCreateResult {
+  records: ApiRecord[];
+  created: { index: number; id: number }[];
+  errors: IndexedError[];
+  stripped: string[];
+}
+
+export function createRecords(
+  p: Principal,
+  tableId: number,
+  inputs: unknown[],
+  atomic: boolean,
+  opts: WriteOptions = {},
+): Promise<BatchCreateResult> {
+  return withTable(p, tableId, "create", async (tx, table) => {
+    const { rows, errors, stripped } = await validateRows(tx, table, inputs, { mode: "create", ...opts });
+    if (errors.length > 0 && (atomic || errors.length === inputs.length)) failBatch(errors, inputs.length);
+    const indexes = rows.flatMap((r, i) => (r ? [i] : []));
+    const records = indexes.length > 0 ? await insertRows(tx, p, table, indexes.map((i) => rows[i]!)) : [];
+    return { records, created: records.map((r, k) => ({ index: indexes[k], id: r.id })), errors, stripped };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read
+// ---------------------------------------------------------------------------------------------
+export function getRecord(p: Principal, tableId: number, recordId: number, fields?: string[]) {
+  return withTable(p, tableId, "read", async (tx, table) => {
+    const columns = projection(table, fields);
+    const [row] = await tx<Record<string, unknown>[]>`
+      select ${selectList(tx, columns)} from ${tableRef(tx, table)} where id = ${recordId}`;
+    if (!row) throw notFound(`record ${recordId} in table ${tableId}`);
+    return toApiRecord(table, row, columns);
+  });
+}
+
+export function queryRecords(p: Principal, tableId: number, q: ListQuery): Promise<ListResult> {
+  return withTable(p, tableId, "read", (tx, table) => listRecords(tx, table, q));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Update (merge) and delete
+// ---------------------------------------------------------------------------------------------
+async function updateRows(tx: Tx, table: TableMeta, rows: { id: number; values: StoredRow }[]) {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+  const columns = projection(table, undefined);
+  const t = tableRef(tx, table);
+  const json = JSON.stringify(rows.map((r) => ({ id: r.id, v: r.values })));
+  if (keys.length === 0) {
+    // Nothing to change: still a write (updated_at moves), as a client that PATCHes {} expects.
+    return await tx<Record<string, unknown>[]>`
+      update ${t} set updated_at = now() where id = any(${rows.map((r) => r.id)}::bigint[])
+      returning ${selectList(tx, columns)}`;
+  }
+  // Merge: each row's JSON is laid over the current row (jsonb_populate_record with the row as
+  // base), so a key one row of the batch leaves out keeps its value there.
+  const cols = join(tx, keys.map((k) => tx`${tx(k)}`), tx`, `);
+  const picked = join(tx, keys.map((k) => tx`p.${tx(k)}`), tx`, `);
+  const set = keys.length === 1
+    ? tx`${cols} = (select ${picked} from jsonb_populate_record(r, x.value -> 'v') p)`
+    : tx`(${cols}) = (select ${picked} from jsonb_populate_record(r, x.value -> 'v') p)`;
+  const returned = ["id", "created_at", "updated_at", "created_by", "created_by_token", ...columns.map(colKey)];
+  return await tx<Record<string, unknown>[]>`
+    update ${t} as r set ${set}
+    from jsonb_array_elements(${json}::text::jsonb) x
+    where r.id = (x.value ->> 'id')::bigint
+    returning ${join(tx, returned.map((n) => tx`r.${tx(n)}`), tx`, `)}`;
+}
+
+export function updateRecord(
+  p: Principal,
+  tableId: number,
+  recordId: number,
+  rowData: unknown,
+  opts: WriteOptions = {},
+) {
+  return withTable(p, tableId, "edit", async (tx, table) => {
+    const { rows, errors, stripped } = await validateRows(tx, table, [rowData], { mode: "update", ...opts });
+    if (errors.length > 0) failBatch(errors, 1);
+    const [row] = await updateRows(tx, table, [{ id: recordId, values: rows[0]! }]);
+    if (!row) throw notFound(`record ${recordId} in table ${tableId}`);
+    return { record: toApiRecord(table, row), stripped };
+  });
+}
+
+export function updateRecords(
+  p: Principal,
+  tableId: number,
+  inputs: { id: number; row_data: unknown }[],
+  atomic: boolean,
+) {
+  return withTable(p, tableId, "edit", async (tx, table) => {
+    const { rows, errors } = await validateRows(tx, table, inputs.map((i) => i.row_data), { mode: "update" });
+    const seen = new Set<number>();
+    inputs.forEach((input, index) => {
+      if (seen.has(input.id) && rows[index]) {
+        errors.push(rowError(index, `record ${input.id} appears twice in the batch`));
+        rows[index] = null;
+      }
+      seen.add(input.id);
+    });
+    if (errors.length > 0 && (atomic || errors.length === inputs.length)) failBatch(errors, inputs.length);
+    const indexes = rows.flatMap((r, i) => (r ? [i] : []));
+    const updated = await updateRows(tx, table, indexes.map((i) => ({ id: inputs[i].id, values: rows[i]! })));
+    const byId = new Map(updated.map((r) => [r.id as number, r]));
+    const records: ApiRecord[] = [];
+    for (const i of indexes) {
+      const row = byId.get(inputs[i].id);
+      if (row) records.push(toApiRecord(table, row));
+      else errors.push({ index: i, error: { message: `No rows found: record ${inputs[i].id}`, code: "PGRST116" } });
+    }
+    if (atomic && errors.length > 0) failBatch(errors.sort((a, b) => a.index - b.index), inputs.length);
+    return { records, errors: errors.sort((a, b) => a.index - b.index) };
+  });
+}
+
+export function deleteRecords(p: Principal, tableId: number, ids: number[], atomic: boolean) {
+  return withTable(p, tableId, "delete", async (tx, table) => {
+    const rows = await tx<{ id: number }[]>`
+      delete from ${tableRef(tx, table)} where id = any(${ids}::bigint[]) returning id`;
+    const deleted = new Set(rows.map((r) => r.id));
+    const errors = ids.flatMap((id, index) =>
+      deleted.has(id) ? [] : [{ index, error: { message: `No rows found: record ${id}`, code: "PGRST116" } }]
+    );
+    if (errors.length > 0 && (atomic || ids.length === 1)) {
+      if (ids.length === 1) throw notFound(`record ${ids[0]} in table ${tableId}`);
+      throw new HttpError(
+        400,
+        "validation_failed",
+        `${errors.length} of ${ids.length} records do not exist`,
+        {},
+        errors,
+      );
+    }
+    return { deleted_ids: ids.filter((id) => deleted.has(id)), errors };
+  });
+}

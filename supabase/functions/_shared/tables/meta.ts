@@ -1,0 +1,127 @@
+// A table's metadata (row + ordered columns) and what the acting principal may do with it,
+// read in one query under RLS. Column keys: `col_<id>`, the bare id, or the name (any case).
+import { claimsFor, type Principal, type TablePermission } from "../auth/principal.ts";
+import type { Role } from "../auth/workspace.ts";
+import type { Column } from "../columns/type.ts";
+import type { Fragment } from "postgres";
+import { asPrincipal, type Tx } from "../db/client.ts";
+import { badRequest, forbidden, notFound } from "../http/errors.ts";
+
+export interface TableMeta {
+  id: number;
+  workspace_id: number;
+  name: string;
+  icon: string | null;
+  pg_table_name: string;
+  created_at: Date;
+  updated_at: Date;
+  columns: Column[];
+  permissions: TablePermission;
+}
+
+export type TableOp = "see" | "read" | "create" | "edit" | "delete" | "schema" | "drop";
+
+const USER_GRID: Record<Role, TablePermission> = {
+  viewer: { can_read_all: true, can_create: false, can_edit: false, can_delete: false },
+  editor: { can_read_all: true, can_create: true, can_edit: true, can_delete: true },
+  admin: { can_read_all: true, can_create: true, can_edit: true, can_delete: true },
+  super_admin: { can_read_all: true, can_create: true, can_edit: true, can_delete: true },
+};
+const NONE: TablePermission = { can_read_all: false, can_create: false, can_edit: false, can_delete: false };
+
+/**
+ * The caller's role (users) or grid row (tokens) for the table `t` of a query, read fresh in the
+ * request's transaction: a grant or revocation applies to the very next request.
+ */
+export function permissionColumns(tx: Tx, p: Principal): Fragment {
+  return p.kind === "user"
+    ? tx`(select m.role from public.workspace_members m
+          where m.workspace_id = t.workspace_id and m.user_id = ${p.userId}::uuid) as role, null::json as grid`
+    : tx`null::public.workspace_role as role,
+         (select json_build_object('can_read_all', g.can_read_all, 'can_create', g.can_create,
+                                   'can_edit', g.can_edit, 'can_delete', g.can_delete)
+          from public.token_table_permissions g where g.token_id = ${p.tokenId} and g.table_id = t.id) as grid`;
+}
+
+/** The caller's grid row for a table: a token's explicit row, or what a user's role implies. */
+export function permissionsFor(
+  p: Principal,
+  row: { role: Role | null; grid: TablePermission | null },
+): TablePermission {
+  if (p.kind === "token") return row.grid ?? NONE;
+  return row.role ? USER_GRID[row.role] : NONE;
+}
+
+/** Loads a table the caller can see (404 otherwise) and checks `op` (403 with what is missing). */
+export async function loadTable(tx: Tx, p: Principal, tableId: number, op: TableOp): Promise<TableMeta> {
+  const [row] = await tx<(Omit<TableMeta, "permissions"> & { role: Role | null; grid: TablePermission | null })[]>`
+    select t.id, t.workspace_id, t.name, t.icon, t.pg_table_name, t.created_at, t.updated_at,
+           ${permissionColumns(tx, p)},
+           coalesce((select json_agg(c order by c.position, c.id) from (
+             select id, table_id, name, type, position, required, options, config, default_value, ai_populates,
+                    ai_purpose, pg_type, created_at, updated_at
+             from public.app_columns where table_id = t.id) c), '[]') as columns
+    from public.app_tables t
+    where t.id = ${tableId}`;
+  if (!row || (p.kind === "token" && row.workspace_id !== p.workspaceId)) throw notFound(`table ${tableId}`);
+  const permissions = permissionsFor(p, row);
+  const { role: _role, grid: _grid, ...meta } = row;
+  const table = { ...meta, permissions };
+  assertAllowed(p, table, op);
+  return table;
+}
+
+export function assertAllowed(p: Principal, table: TableMeta, op: TableOp) {
+  const g = table.permissions;
+  const ok = op === "see"
+    ? true
+    : op === "read"
+    ? g.can_read_all
+    : op === "create"
+    ? g.can_create
+    : op === "edit"
+    ? g.can_edit
+    : op === "delete"
+    ? g.can_delete
+    : (op === "schema" ? g.can_edit : g.can_delete) && (p.kind === "user" || p.tokenType !== "user_mcp");
+  if (ok) return;
+  const what = {
+    see: "see",
+    read: "read records of",
+    create: "create records in",
+    edit: "edit records of",
+    delete: "delete records of",
+    schema: "change the schema of",
+    drop: "delete",
+  }[op];
+  const who = p.kind === "token" ? `this ${p.tokenType} token` : "your role";
+  throw forbidden(`Not allowed to ${what} table ${table.id} with ${who}`);
+}
+
+/** Finds a column by `col_<id>`, id, or name (case-insensitive). */
+export function findColumn(table: TableMeta, key: string | number): Column | undefined {
+  const s = String(key);
+  const m = /^(?:col_)?(\d+)$/.exec(s);
+  if (m) {
+    const byId = table.columns.find((c) => c.id === Number(m[1]));
+    if (byId) return byId;
+  }
+  const lower = s.toLowerCase();
+  return table.columns.find((c) => c.name.toLowerCase() === lower);
+}
+
+export function requireColumn(table: TableMeta, key: string | number, where = "column"): Column {
+  const column = findColumn(table, key);
+  if (!column) {
+    const known = table.columns.slice(0, 20).map((c) => `${c.name} (col_${c.id})`).join(", ");
+    throw badRequest(`Unknown ${where} '${key}' in table ${table.id}; columns are: ${known || "none"}`);
+  }
+  return column;
+}
+
+export const colKey = (c: Pick<Column, "id">) => `col_${c.id}`;
+
+/** Runs `fn` as the caller, in one transaction, on a table the caller may `op`. */
+export function withTable<T>(p: Principal, tableId: number, op: TableOp, fn: (tx: Tx, t: TableMeta) => Promise<T>) {
+  return asPrincipal(claimsFor(p), async (tx) => fn(tx, await loadTable(tx, p, tableId, op)));
+}
