@@ -9,7 +9,7 @@ import { optionId } from "../columns/types/select.ts";
 import type { Tx } from "../db/client.ts";
 import { badRequest, HttpError } from "../http/errors.ts";
 import { describeIssues } from "../http/validate.ts";
-import { findColumn, type TableMeta } from "../tables/meta.ts";
+import { findColumn, type TableMeta, type TableShape } from "../tables/meta.ts";
 
 export interface Condition {
   field: string;
@@ -108,7 +108,7 @@ const SYSTEM: Record<string, Field> = {
   },
 };
 
-export function resolveField(table: TableMeta, key: string): Field {
+export function resolveField(table: TableShape, key: string): Field {
   const column = findColumn(table, key);
   if (!column) {
     if (Object.hasOwn(SYSTEM, key)) return SYSTEM[key];

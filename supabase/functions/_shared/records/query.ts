@@ -4,7 +4,7 @@ import type { Fragment } from "postgres";
 import type { Column } from "../columns/type.ts";
 import type { Tx } from "../db/client.ts";
 import { badRequest } from "../http/errors.ts";
-import type { TableMeta } from "../tables/meta.ts";
+import type { TableMeta, TableShape } from "../tables/meta.ts";
 import { compileFilter, type Field, type FilterNode, resolveField } from "./filters.ts";
 import { type ApiRecord, toApiRecord } from "./values.ts";
 
@@ -87,10 +87,13 @@ function decodeCursor(keys: ResolvedSort[], cursor: string): unknown[] {
 function afterCursor(tx: Tx, keys: ResolvedSort[], values: unknown[]): Fragment {
   const typed = (i: number) => tx`${values[i] as string}::${tx.unsafe(keys[i].field.pgType)}`;
   const col = (i: number) => tx(keys[i].field.sqlName);
+  // System fields are never null: plain comparisons, which the primary key index can serve.
+  const nullable = (i: number) => keys[i].field.column !== undefined;
   const after = (i: number): Fragment => {
     const isNull = values[i] === null;
     if (keys[i].desc) return isNull ? tx`${col(i)} is not null` : tx`${col(i)} < ${typed(i)}`;
-    return isNull ? tx`false` : tx`(${col(i)} > ${typed(i)} or ${col(i)} is null)`;
+    if (isNull) return tx`false`;
+    return nullable(i) ? tx`(${col(i)} > ${typed(i)} or ${col(i)} is null)` : tx`${col(i)} > ${typed(i)}`;
   };
   const same = (i: number) => values[i] === null ? tx`${col(i)} is null` : tx`${col(i)} = ${typed(i)}`;
   // A single ascending id key is the common case: a plain range on the primary key.
@@ -106,7 +109,7 @@ function orderBy(tx: Tx, keys: ResolvedSort[]): Fragment {
     .reduce((acc, f, i) => (i === 0 ? f : tx`${acc}, ${f}`));
 }
 
-export function projection(table: TableMeta, fields: string[] | undefined): Column[] {
+export function projection(table: TableShape, fields: string[] | undefined): Column[] {
   const stored = table.columns.filter((c) => c.pg_type !== null);
   if (!fields) return stored;
   return fields.map((f) => {

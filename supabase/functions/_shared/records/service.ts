@@ -5,7 +5,9 @@ import type { Principal } from "../auth/principal.ts";
 import { CellError } from "../columns/type.ts";
 import type { Tx } from "../db/client.ts";
 import { HttpError, notFound } from "../http/errors.ts";
-import { colKey, type TableMeta, withTable } from "../tables/meta.ts";
+import { colKey, loadTable, peekTable, type TableMeta, withTable } from "../tables/meta.ts";
+import { claimsFor } from "../auth/principal.ts";
+import { asPrincipal } from "../db/client.ts";
 import { type ListQuery, listRecords, type ListResult, projection, selectList } from "./query.ts";
 import {
   type ApiRecord,
@@ -35,7 +37,7 @@ function join(tx: Tx, parts: Fragment[], sep: Fragment): Fragment {
   return parts.reduce((acc, f, i) => (i === 0 ? f : tx`${acc}${sep}${f}`), tx``);
 }
 
-const tableRef = (tx: Tx, table: TableMeta) => tx("public." + table.pg_table_name);
+const tableRef = (tx: Tx, table: Pick<TableMeta, "pg_table_name">) => tx("public." + table.pg_table_name);
 
 // ---------------------------------------------------------------------------------------------
 // Validation of many rows: coercion per row, then reference checks per column
@@ -127,8 +129,37 @@ export function createRecords(
 // ---------------------------------------------------------------------------------------------
 // Read
 // ---------------------------------------------------------------------------------------------
-export function getRecord(p: Principal, tableId: number, recordId: number, fields?: string[]) {
-  return withTable(p, tableId, "read", async (tx, table) => {
+/**
+ * One record. With the table's metadata cached, the row is read in the same round trip as the
+ * permission and schema-version check (RLS guards the row either way); if the check finds the
+ * cache stale, or the pipelined read fails because the schema moved, it runs again checked.
+ */
+export async function getRecord(p: Principal, tableId: number, recordId: number, fields?: string[]) {
+  const guess = peekTable(tableId);
+  if (guess) {
+    try {
+      const fast = await asPrincipal(claimsFor(p), async (tx) => {
+        const checked = loadTable(tx, p, tableId, "read");
+        const columns = projection(guess, fields);
+        const read = tx<Record<string, unknown>[]>`
+          select ${selectList(tx, columns)} from ${tableRef(tx, guess)} where id = ${recordId}`.execute();
+        read.catch(() => {}); // awaited below, unless the check fails first
+        const table = await checked;
+        if (
+          table.pg_table_name !== guess.pg_table_name || table.columns.length !== guess.columns.length ||
+          table.columns.some((c, i) => c !== guess.columns[i])
+        ) return STALE;
+        const [row] = await read;
+        if (!row) throw notFound(`record ${recordId} in table ${tableId}`);
+        return toApiRecord(table, row, columns);
+      });
+      if (fast !== STALE) return fast;
+    } catch (e) {
+      if (e instanceof HttpError && peekTable(tableId) === guess) throw e;
+      // The schema moved under the cached metadata: fall through to the checked path.
+    }
+  }
+  return await withTable(p, tableId, "read", async (tx, table) => {
     const columns = projection(table, fields);
     const [row] = await tx<Record<string, unknown>[]>`
       select ${selectList(tx, columns)} from ${tableRef(tx, table)} where id = ${recordId}`;
@@ -136,6 +167,8 @@ export function getRecord(p: Principal, tableId: number, recordId: number, field
     return toApiRecord(table, row, columns);
   });
 }
+
+const STALE = Symbol("stale metadata");
 
 export function queryRecords(p: Principal, tableId: number, q: ListQuery): Promise<ListResult> {
   return withTable(p, tableId, "read", (tx, table) => listRecords(tx, table, q));

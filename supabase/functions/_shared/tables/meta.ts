@@ -52,21 +52,51 @@ export function permissionsFor(
   return row.role ? USER_GRID[row.role] : NONE;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Metadata cache: a table's row and columns, per instance, checked against app_tables'
+// schema_version (moved by triggers on every change) in the same query as the permission check.
+// A stale entry is replaced by the metadata that query returns; nothing is trusted unchecked.
+// ---------------------------------------------------------------------------------------------
+/** A table without the caller's permissions: what the cache holds. */
+export type TableShape = Omit<TableMeta, "permissions">;
+type Meta = TableShape;
+const metaCache = new Map<number, { version: number; meta: Meta }>();
+const META_CACHE_MAX = 5_000;
+
+/** The cached metadata of a table, unchecked: only for work that is verified before it is used. */
+export function peekTable(tableId: number): Meta | undefined {
+  return metaCache.get(tableId)?.meta;
+}
+
+export function forgetTable(tableId: number) {
+  metaCache.delete(tableId);
+}
+
 /** Loads a table the caller can see (404 otherwise) and checks `op` (403 with what is missing). */
 export async function loadTable(tx: Tx, p: Principal, tableId: number, op: TableOp): Promise<TableMeta> {
-  const [row] = await tx<(Omit<TableMeta, "permissions"> & { role: Role | null; grid: TablePermission | null })[]>`
-    select t.id, t.workspace_id, t.name, t.icon, t.pg_table_name, t.created_at, t.updated_at,
-           ${permissionColumns(tx, p)},
-           coalesce((select json_agg(c order by c.position, c.id) from (
-             select id, table_id, name, type, position, required, options, config, default_value, ai_populates,
-                    ai_purpose, pg_type, created_at, updated_at
-             from public.app_columns where table_id = t.id) c), '[]') as columns
+  const cached = metaCache.get(tableId);
+  const [row] = await tx<
+    { workspace_id: number; version: number; role: Role | null; grid: TablePermission | null; fresh: Meta | null }[]
+  >`
+    select t.workspace_id, t.schema_version as version, ${permissionColumns(tx, p)},
+           case when t.schema_version = ${cached?.version ?? -1} then null else json_build_object(
+             'id', t.id, 'workspace_id', t.workspace_id, 'name', t.name, 'icon', t.icon,
+             'pg_table_name', t.pg_table_name, 'created_at', t.created_at, 'updated_at', t.updated_at,
+             'columns', coalesce((select json_agg(c order by c.position, c.id) from (
+               select id, table_id, name, type, position, required, options, config, default_value, ai_populates,
+                      ai_purpose, pg_type, created_at, updated_at
+               from public.app_columns where table_id = t.id) c), '[]')) end as fresh
     from public.app_tables t
     where t.id = ${tableId}`;
   if (!row || (p.kind === "token" && row.workspace_id !== p.workspaceId)) throw notFound(`table ${tableId}`);
-  const permissions = permissionsFor(p, row);
-  const { role: _role, grid: _grid, ...meta } = row;
-  const table = { ...meta, permissions };
+  let meta = cached?.meta;
+  if (row.fresh) {
+    meta = row.fresh;
+    if (metaCache.size >= META_CACHE_MAX) metaCache.delete(metaCache.keys().next().value!);
+    metaCache.set(tableId, { version: row.version, meta });
+  }
+  // Callers may add columns to their copy (table creation); the cached entry stays as read.
+  const table: TableMeta = { ...meta!, columns: [...meta!.columns], permissions: permissionsFor(p, row) };
   assertAllowed(p, table, op);
   return table;
 }
@@ -99,7 +129,7 @@ export function assertAllowed(p: Principal, table: TableMeta, op: TableOp) {
 }
 
 /** Finds a column by `col_<id>`, id, or name (case-insensitive). */
-export function findColumn(table: TableMeta, key: string | number): Column | undefined {
+export function findColumn(table: TableShape, key: string | number): Column | undefined {
   const s = String(key);
   const m = /^(?:col_)?(\d+)$/.exec(s);
   if (m) {
