@@ -1,0 +1,5 @@
+// `deno task bench`: every benchmark, one after another (each also runs alone:
+// `deno run -A bench/records.ts`). Results are printed and saved under bench/results/ (ignored).
+import records from "./records.ts";
+
+await records();
