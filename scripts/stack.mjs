@@ -10,6 +10,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { DEMO } from "./demo.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -254,7 +255,9 @@ async function test() {
     const res = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", env: env ?? process.env, maxBuffer: 1 << 28 });
     process.stdout.write(res.stdout ?? "");
     process.stderr.write(res.stderr ?? "");
-    const counts = parse ? parse(`${res.stdout}\n${res.stderr}`) : null;
+    // deno colours its summary even when piped; counts are read from the plain text.
+    const plain = stripVTControlCharacters(`${res.stdout}\n${res.stderr}`);
+    const counts = parse ? parse(plain) : null;
     const ok = res.status === 0;
     results.push(counts ?? { name, passed: ok ? 1 : 0, failed: ok ? 0 : 1 });
     if (counts && !ok && counts.failed === 0) counts.failed = 1; // a crashed runner counts as a failure
