@@ -1,6 +1,7 @@
 // The local stand-in for Supabase's edge gateway: every folder in supabase/functions (but
-// _shared) is mounted at /functions/v1/<name>, and the function sees the path from /<name> on,
-// exactly as on the platform. Run by `npm start` (port 54321) and `npm test` (its own port).
+// _shared) is mounted at /functions/v1/<name>. The request goes through as it came; the app
+// reads its path from /<name> on with or without the /functions/v1 prefix (http/app.ts), so it
+// routes exactly as on the platform. Run by `npm start` (port 54321) and `npm test` (its own port).
 import { flushAudit } from "../supabase/functions/_shared/audit.ts";
 import { sql } from "../supabase/functions/_shared/db/client.ts";
 import { envelope } from "../supabase/functions/_shared/http/errors.ts";
@@ -18,16 +19,16 @@ for await (const entry of Deno.readDir(root)) {
 const PREFIX = "/functions/v1/";
 
 function route(req: Request): Response | Promise<Response> {
-  const url = new URL(req.url);
-  if (!url.pathname.startsWith(PREFIX)) {
-    return envelope(404, "not_found", `No route for ${req.method} ${url.pathname}`);
+  const url = req.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const path = url.slice(start);
+  if (!path.startsWith(PREFIX)) {
+    return envelope(404, "not_found", `No route for ${req.method} ${new URL(url).pathname}`);
   }
-  const rest = url.pathname.slice(PREFIX.length - 1); // "/<name>/…"
-  const name = rest.split("/")[1];
+  const name = path.slice(PREFIX.length).split(/[/?#]/, 1)[0];
   const fn = functions.get(name);
   if (!fn) return envelope(404, "not_found", `No function named '${name}'`);
-  url.pathname = rest;
-  return fn.fetch(new Request(url, req));
+  return fn.fetch(req);
 }
 
 const port = Number(Deno.env.get("PORT") ?? 54321);

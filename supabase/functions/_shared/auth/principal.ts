@@ -66,10 +66,6 @@ export function forgetToken(tokenId?: number) {
   for (const [key, entry] of cache) if (entry.principal?.tokenId === tokenId) cache.delete(key);
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 interface TokenRow {
   id: number;
   workspace_id: number;
@@ -81,11 +77,12 @@ interface TokenRow {
 }
 
 async function lookupToken(token: string): Promise<TokenPrincipal | null> {
-  const hash = await hashToken(token);
-  const key = hex(hash);
+  // Keyed by the secret itself: the process holds it while serving the request anyway, and a
+  // warm hit then costs no hashing. Only the hash ever leaves the process.
   const now = Date.now();
-  const hit = cache.get(key);
+  const hit = cache.get(token);
   if (hit && hit.expires > now) return hit.principal;
+  const hash = await hashToken(token);
 
   const [row] = await sql<TokenRow[]>`
     select t.id, t.workspace_id, t.token_type, t.created_by, t.rate_limit_per_minute,
@@ -108,7 +105,7 @@ async function lookupToken(token: string): Promise<TokenPrincipal | null> {
     }
     : null;
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-  cache.set(key, { principal, expires: now + config.authCacheMs });
+  cache.set(token, { principal, expires: now + config.authCacheMs });
   return principal;
 }
 

@@ -30,31 +30,93 @@ export interface RequestClaims {
   aitizer_workspace_id?: number;
 }
 
+export interface TxOptions {
+  /**
+   * A read-only transaction whose COMMIT is pipelined too: `fn` must send every statement (call
+   * `.execute()`; a bare `await` sends a query one microtask too late) before its first await, so
+   * BEGIN, the claims, the statements and COMMIT leave in one write and come back in one round
+   * trip. Nothing is written, so committing what an error aborted is harmless.
+   */
+  readOnly?: boolean;
+}
+
 /**
  * Runs `fn` in one transaction as the `authenticated` role with the principal's claims, so RLS
  * applies to every statement. BEGIN and the claims are sent without waiting, pipelined in front of
  * the first query of `fn`: two round trips fewer than `sql.begin` plus a separate set_config on
  * every request. A failure anywhere rolls back; the connection goes back to the pool either way.
  */
-export async function asPrincipal<T>(claims: RequestClaims, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function asPrincipal<T>(
+  claims: RequestClaims,
+  fn: (tx: Tx) => Promise<T>,
+  opts: TxOptions = {},
+): Promise<T> {
   const conn = await sql.reserve();
-  const begin = conn`begin`.execute();
-  const setup = conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
-    JSON.stringify(claims)
-  }, true)`.execute();
+  // One simple-protocol message: BEGIN and the claims cost one statement, not two.
+  const begin = conn.unsafe(
+    `${opts.readOnly ? "begin read only" : "begin"}; ` +
+      `select set_config('role', 'authenticated', true), ` +
+      `set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true)`,
+  ).execute();
   try {
+    if (opts.readOnly) {
+      let open = true;
+      const result = fn(untilClosed(conn, () => open));
+      const commit = conn`commit`.simple().execute();
+      open = false;
+      await Promise.allSettled([begin, result, commit]);
+      await begin;
+      return await result;
+    }
     const result = await fn(conn as unknown as Tx);
     await begin;
-    await setup;
-    await conn`commit`;
+    await conn`commit`.simple();
     return result;
   } catch (e) {
-    await Promise.allSettled([begin, setup]); // fn's own error is the one worth reporting
-    await conn`rollback`.catch(() => {});
+    await Promise.allSettled([begin]); // fn's own error is the one worth reporting
+    if (!opts.readOnly) await conn`rollback`.simple().catch(() => {});
     throw e;
   } finally {
     conn.release();
   }
+}
+
+/**
+ * A string as an escape-string literal, for the one statement that cannot take parameters (a
+ * simple-protocol message): backslashes and quotes are doubled, which E'…' reads back exactly
+ * whatever standard_conforming_strings says. NUL cannot occur in a Postgres string at all.
+ */
+function literal(value: string): string {
+  if (value.includes("\0")) throw new Error("NUL in a SQL literal");
+  return `E'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}
+
+/**
+ * The connection, refusing to send a statement once the pipelined COMMIT is on its way: it would
+ * run outside the transaction, as the connection's own role, without RLS.
+ */
+function untilClosed(conn: postgres.ReservedSql, isOpen: () => boolean): Tx {
+  const late = () => new Error("a statement was sent after the read-only transaction's pipelined COMMIT");
+  return new Proxy(conn, {
+    apply(target, self, args) {
+      const query = Reflect.apply(target, self, args);
+      if (!Array.isArray(args[0]) || !("raw" in args[0])) return query; // an identifier or helper
+      if (!isOpen()) throw late();
+      let sent = false;
+      const { execute, then } = query;
+      query.execute = function () {
+        if (!sent && !isOpen()) throw late();
+        sent = true;
+        return execute.call(this);
+      };
+      query.then = function (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) {
+        if (!sent && !isOpen()) return Promise.reject(late()).then(onFulfilled, onRejected);
+        sent = true;
+        return then.call(this, onFulfilled, onRejected);
+      };
+      return query;
+    },
+  }) as unknown as Tx;
 }
 
 /**

@@ -2,6 +2,7 @@
 // renderer, 404 for unknown routes and 405 (with Allow) for known routes called with a wrong method.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { getPath } from "hono/utils/url";
 import "./context.ts";
 import { recordAudit } from "../audit.ts";
 import { authenticate } from "../auth/principal.ts";
@@ -10,8 +11,21 @@ import { sql } from "../db/client.ts";
 import { log } from "../log.ts";
 import { coerceError, envelope, HttpError } from "./errors.ts";
 
+/** What the platform's gateway puts in front of `/<function>`; the local gateway leaves it on. */
+const PLATFORM_PREFIX = "/functions/v1/";
+
+/**
+ * Hono's path, with `/functions/v1` dropped when present: hosted Supabase hands a function
+ * `/<name>/…`, the local gateway passes the request through untouched (copying a Request costs
+ * more than everything else the gateway does).
+ */
+function functionPath(req: Request): string {
+  const path = getPath(req);
+  return path.startsWith(PLATFORM_PREFIX) ? path.slice(PLATFORM_PREFIX.length - 1) : path;
+}
+
 export function createApp(functionName: string): Hono {
-  const app = new Hono().basePath(`/${functionName}`);
+  const app = new Hono({ getPath: functionPath }).basePath(`/${functionName}`);
   app.use(requestContext(functionName));
   app.use(bodyLimit({
     maxSize: config.maxBodyBytes,

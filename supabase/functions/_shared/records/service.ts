@@ -2,10 +2,20 @@
 // Postgres as one JSON document and come out typed by jsonb_populate_recordset).
 import type { Fragment } from "postgres";
 import type { Principal } from "../auth/principal.ts";
+import { typeOf } from "../columns/registry.ts";
 import { CellError } from "../columns/type.ts";
 import type { Tx } from "../db/client.ts";
 import { HttpError, notFound } from "../http/errors.ts";
-import { colKey, loadTable, peekTable, type TableMeta, withTable } from "../tables/meta.ts";
+import {
+  accessGranted,
+  accessQuery,
+  colKey,
+  loadTable,
+  peekTable,
+  type TableMeta,
+  type TableShape,
+  withTable,
+} from "../tables/meta.ts";
 import { claimsFor } from "../auth/principal.ts";
 import { asPrincipal } from "../db/client.ts";
 import { type ListQuery, listRecords, type ListResult, projection, selectList } from "./query.ts";
@@ -76,32 +86,84 @@ function failBatch(errors: IndexedError[], total: number): never {
 // ---------------------------------------------------------------------------------------------
 // Create
 // ---------------------------------------------------------------------------------------------
-async function insertRows(tx: Tx, p: Principal, table: TableMeta, rows: StoredRow[]) {
+function insertQuery(tx: Tx, p: Principal, table: TableShape, rows: StoredRow[]) {
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cols = keys.map((k) => tx`${tx(k)}`);
   const picked = keys.map((k) => tx`p.${tx(k)}`);
   const createdBy = p.kind === "user" ? p.userId : p.createdBy;
   const createdByToken = p.kind === "token" ? p.tokenId : null;
   const columns = projection(table, undefined);
-  const inserted = await tx<Record<string, unknown>[]>`
+  return tx<Record<string, unknown>[]>`
     insert into ${tableRef(tx, table)} (created_by, created_by_token${
     keys.length ? tx`, ${join(tx, cols, tx`, `)}` : tx``
   })
     select ${createdBy}::uuid, ${createdByToken}::bigint${keys.length ? tx`, ${join(tx, picked, tx`, `)}` : tx``}
     from jsonb_populate_recordset(null::${tableRef(tx, table)}, ${JSON.stringify(rows)}::text::jsonb) p
     returning ${selectList(tx, columns)}`;
-  // Identity values are drawn in insertion order, so id order is input order.
-  return inserted.sort((a, b) => (a.id as number) - (b.id as number)).map((r) => toApiRecord(table, r));
 }
 
-export function createRecord(p: Principal, tableId: number, rowData: unknown, opts: WriteOptions = {}) {
-  return withTable(p, tableId, "create", async (tx, table) => {
+/** Identity values are drawn in insertion order, so id order is input order. */
+const inInputOrder = (table: TableShape, inserted: Record<string, unknown>[]) =>
+  inserted.sort((a, b) => (a.id as number) - (b.id as number)).map((r) => toApiRecord(table, r));
+
+async function insertRows(tx: Tx, p: Principal, table: TableMeta, rows: StoredRow[]) {
+  return inInputOrder(table, await insertQuery(tx, p, table, rows));
+}
+
+/**
+ * One record. With the table's metadata cached and no references to check, the row is coerced
+ * against the cache and inserted in the same round trip as the permission and schema-version
+ * check; if the check refuses or finds the cache stale, the transaction rolls back and the
+ * checked path runs (and reports any error against the current schema).
+ */
+export async function createRecord(p: Principal, tableId: number, rowData: unknown, opts: WriteOptions = {}) {
+  const guess = peekTable(tableId);
+  const coerced = guess && tryCoerce(guess, rowData, opts);
+  if (guess && coerced) {
+    try {
+      return await asPrincipal(claimsFor(p), async (tx) => {
+        const checked = loadTable(tx, p, tableId, "create");
+        const insert = insertQuery(tx, p, guess, [coerced.values]).execute();
+        insert.catch(() => {}); // awaited below, unless the check fails first
+        if (!sameShape(await checked, guess)) throw STALE;
+        const [record] = inInputOrder(guess, await insert);
+        return { record, stripped: coerced.stripped };
+      });
+    } catch (e) {
+      // A refusal against current metadata stands; anything else retries checked (rolled back).
+      if (e !== STALE && e instanceof HttpError && peekTable(tableId) === guess) throw e;
+    }
+  }
+  return await withTable(p, tableId, "create", async (tx, table) => {
     const { rows, errors, stripped } = await validateRows(tx, table, [rowData], { mode: "create", ...opts });
     if (errors.length > 0) failBatch(errors, 1);
     const [record] = await insertRows(tx, p, table, rows as StoredRow[]);
     return { record, stripped };
   });
 }
+
+/** The row coerced against cached metadata, if that needs no database lookups; else null. */
+function tryCoerce(table: TableShape, rowData: unknown, opts: WriteOptions) {
+  try {
+    const coerced = coerceRow(table, rowData, { mode: "create", ...opts });
+    const needsLookup = table.columns.some((c) => {
+      const v = coerced.values[colKey(c)];
+      return typeOf(c.type).references && Array.isArray(v) && v.length > 0;
+    });
+    return needsLookup ? null : coerced;
+  } catch (e) {
+    if (e instanceof CellError) return null; // reported by the checked path, against fresh metadata
+    throw e;
+  }
+}
+
+/** Whether fresh metadata is the cached entry the optimistic statements were built from. */
+function sameShape(table: TableShape, guess: TableShape) {
+  return table.pg_table_name === guess.pg_table_name && table.columns.length === guess.columns.length &&
+    table.columns.every((c, i) => c === guess.columns[i]);
+}
+
+const STALE = Symbol("stale metadata");
 
 export interface BatchCreateResult {
   records: ApiRecord[];
@@ -130,33 +192,30 @@ export function createRecords(
 // Read
 // ---------------------------------------------------------------------------------------------
 /**
- * One record. With the table's metadata cached, the row is read in the same round trip as the
- * permission and schema-version check (RLS guards the row either way); if the check finds the
- * cache stale, or the pipelined read fails because the schema moved, it runs again checked.
+ * One record. With the table's metadata cached, the row is read in the same statement as the
+ * permission and schema-version check (RLS guards the row either way), and the read-only
+ * transaction's COMMIT is pipelined behind it: one round trip. If the check finds the cache
+ * stale, or the read fails because the schema moved, it runs again checked.
  */
 export async function getRecord(p: Principal, tableId: number, recordId: number, fields?: string[]) {
   const guess = peekTable(tableId);
   if (guess) {
     try {
-      const fast = await asPrincipal(claimsFor(p), async (tx) => {
-        const checked = loadTable(tx, p, tableId, "read");
+      return await asPrincipal(claimsFor(p), async (tx) => {
         const columns = projection(guess, fields);
-        const read = tx<Record<string, unknown>[]>`
-          select ${selectList(tx, columns)} from ${tableRef(tx, guess)} where id = ${recordId}`.execute();
-        read.catch(() => {}); // awaited below, unless the check fails first
-        const table = await checked;
-        if (
-          table.pg_table_name !== guess.pg_table_name || table.columns.length !== guess.columns.length ||
-          table.columns.some((c, i) => c !== guess.columns[i])
-        ) return STALE;
-        const [row] = await read;
-        if (!row) throw notFound(`record ${recordId} in table ${tableId}`);
-        return toApiRecord(table, row, columns);
-      });
-      if (fast !== STALE) return fast;
+        const { query, cached } = accessQuery(
+          tx,
+          tableId,
+          tx`select ${selectList(tx, columns)} from ${tableRef(tx, guess)} where id = ${recordId}`,
+        );
+        const [row] = await query.execute(); // sent now: awaiting a thenable calls then() a tick later
+        if (!sameShape(accessGranted(p, tableId, cached, row, "read"), guess)) throw STALE;
+        if (row.id === null) throw notFound(`record ${recordId} in table ${tableId}`);
+        return toApiRecord(guess, row, columns);
+      }, { readOnly: true });
     } catch (e) {
-      if (e instanceof HttpError && peekTable(tableId) === guess) throw e;
-      // The schema moved under the cached metadata: fall through to the checked path.
+      // A refusal or a 404 against current metadata stands; a stale cache falls through.
+      if (e !== STALE && e instanceof HttpError && peekTable(tableId) === guess) throw e;
     }
   }
   return await withTable(p, tableId, "read", async (tx, table) => {
@@ -167,8 +226,6 @@ export async function getRecord(p: Principal, tableId: number, recordId: number,
     return toApiRecord(table, row, columns);
   });
 }
-
-const STALE = Symbol("stale metadata");
 
 export function queryRecords(p: Principal, tableId: number, q: ListQuery): Promise<ListResult> {
   return withTable(p, tableId, "read", (tx, table) => listRecords(tx, table, q));

@@ -3,7 +3,7 @@
 import { typeOf } from "../columns/registry.ts";
 import { CellError, type Column } from "../columns/type.ts";
 import type { Tx } from "../db/client.ts";
-import { colKey, findColumn, type TableMeta } from "../tables/meta.ts";
+import { colKey, findColumn, type TableMeta, type TableShape } from "../tables/meta.ts";
 
 export type StoredRow = Record<string, unknown>;
 
@@ -26,7 +26,7 @@ export interface CoercedRow {
 }
 
 /** Validates one row_data object. Throws CellError("<column>: why") on the first problem. */
-export function coerceRow(table: TableMeta, rowData: unknown, opts: CoerceOptions): CoercedRow {
+export function coerceRow(table: TableShape, rowData: unknown, opts: CoerceOptions): CoercedRow {
   if (typeof rowData !== "object" || rowData === null || Array.isArray(rowData)) {
     throw new CellError("row_data must be an object of column → value");
   }
@@ -138,7 +138,7 @@ export interface ApiRecord {
 }
 
 /** A physical row → the API shape; `only` limits row_data to some columns (fields=). */
-export function toApiRecord(table: TableMeta, row: Record<string, unknown>, only?: Column[]): ApiRecord {
+export function toApiRecord(table: TableShape, row: Record<string, unknown>, only?: Column[]): ApiRecord {
   const row_data: Record<string, unknown> = {};
   for (const column of only ?? table.columns) {
     if (column.pg_type === null) continue;

@@ -72,22 +72,47 @@ export function forgetTable(tableId: number) {
   metaCache.delete(tableId);
 }
 
-/** Loads a table the caller can see (404 otherwise) and checks `op` (403 with what is missing). */
-export async function loadTable(tx: Tx, p: Principal, tableId: number, op: TableOp): Promise<TableMeta> {
+interface AccessRow {
+  workspace_id: number;
+  version: number;
+  role: Role | null;
+  grid: TablePermission | null;
+  fresh: Meta | null;
+}
+
+/** The access row, with the columns of the lateral read if there was one (all null if no row). */
+type AccessAndRow = AccessRow & Record<string, unknown>;
+
+/**
+ * The statement behind every table-scoped request: public.table_access() (migration 0009) reads
+ * the caller from the transaction's claims and returns no row for a table the caller may not
+ * see; the metadata comes back only when the cached copy is stale. `also` adds a lateral
+ * subquery (a record read, whose columns must not be named like the access row's) run in the
+ * same statement.
+ */
+export function accessQuery(tx: Tx, tableId: number, also?: Fragment) {
   const cached = metaCache.get(tableId);
-  const [row] = await tx<
-    { workspace_id: number; version: number; role: Role | null; grid: TablePermission | null; fresh: Meta | null }[]
-  >`
-    select t.workspace_id, t.schema_version as version, ${permissionColumns(tx, p)},
-           case when t.schema_version = ${cached?.version ?? -1} then null else json_build_object(
-             'id', t.id, 'workspace_id', t.workspace_id, 'name', t.name, 'icon', t.icon,
-             'pg_table_name', t.pg_table_name, 'created_at', t.created_at, 'updated_at', t.updated_at,
-             'columns', coalesce((select json_agg(c order by c.position, c.id) from (
-               select id, table_id, name, type, position, required, options, config, default_value, ai_populates,
-                      ai_purpose, pg_type, created_at, updated_at
-               from public.app_columns where table_id = t.id) c), '[]')) end as fresh
-    from public.app_tables t
-    where t.id = ${tableId}`;
+  const known = cached?.version ?? -1;
+  const query = also
+    ? tx<AccessAndRow[]>`
+        select a.*, r.* from public.table_access(${tableId}, ${known}) a left join lateral (${also}) r on true`
+    : tx<AccessAndRow[]>`select * from public.table_access(${tableId}, ${known})`;
+  return { query, cached };
+}
+
+type Cached = ReturnType<typeof metaCache.get>;
+
+/**
+ * Turns the access row into the caller's table (404 if absent), refreshing the cache from it if
+ * the copy the query was built against was stale; then checks `op`.
+ */
+export function accessGranted(
+  p: Principal,
+  tableId: number,
+  cached: Cached,
+  row: AccessRow | undefined,
+  op: TableOp,
+): TableMeta {
   if (!row || (p.kind === "token" && row.workspace_id !== p.workspaceId)) throw notFound(`table ${tableId}`);
   let meta = cached?.meta;
   if (row.fresh) {
@@ -99,6 +124,13 @@ export async function loadTable(tx: Tx, p: Principal, tableId: number, op: Table
   const table: TableMeta = { ...meta!, columns: [...meta!.columns], permissions: permissionsFor(p, row) };
   assertAllowed(p, table, op);
   return table;
+}
+
+/** Loads a table the caller can see (404 otherwise) and checks `op` (403 with what is missing). */
+export async function loadTable(tx: Tx, p: Principal, tableId: number, op: TableOp): Promise<TableMeta> {
+  const { query, cached } = accessQuery(tx, tableId);
+  const [row] = await query;
+  return accessGranted(p, tableId, cached, row, op);
 }
 
 export function assertAllowed(p: Principal, table: TableMeta, op: TableOp) {
