@@ -1,7 +1,7 @@
 // Records: validation that names the column and writes nothing, batch semantics, relations with
 // real integrity, projection, counts and cursor paging; views over records.
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { api, assertEnvelope, createWorkspace, db, member, test, type Workspace } from "../_helpers.ts";
+import { api, assertEnvelope, createToken, createWorkspace, db, member, test, type Workspace } from "../_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -294,4 +294,52 @@ test("views: the six types, each type's settings validated, records as the view 
   assertEquals((await api("DELETE", `${vpath}/${won.body.id}`, { token: ws.vibeToken })).status, 200);
   assertEnvelope(await api("GET", `${vpath}/${won.body.id}`, { token: ws.vibeToken }), 404);
   assertEquals((await api("GET", vpath, { token: ws.vibeToken })).body.length, 7);
+});
+
+test("cached table metadata is checked on every request: a change made elsewhere applies at once", async () => {
+  const ws = await createWorkspace();
+  const table = (await api("POST", "/rest-api/tables", {
+    token: ws.vibeToken,
+    body: { name: "Cached", columns: [{ name: "Name", type: "text" }] },
+  })).body;
+  const path = `/rest-api/tables/${table.id}/records`;
+  const name = table.columns[0].key as string;
+  const first = (await api("POST", path, { token: ws.vibeToken, body: { row_data: { Name: "a" } } })).body;
+  assertEquals((await api("GET", `${path}/${first.id}`, { token: ws.vibeToken })).body.row_data, { [name]: "a" });
+
+  // Another instance adds a column: this one must neither omit it nor refuse it.
+  const [score] = await db`
+    insert into public.app_columns (table_id, workspace_id, name, type, pg_type, position)
+    values (${table.id}, ${ws.id}, 'Score', 'number', 'double precision', 10) returning id`;
+  const got = await api("GET", `${path}/${first.id}`, { token: ws.vibeToken });
+  assertEquals(got.body.row_data, { [name]: "a", [`col_${score.id}`]: null });
+  const second = await api("POST", path, { token: ws.vibeToken, body: { row_data: { Name: "b", Score: 5 } } });
+  assertEquals(second.status, 201, JSON.stringify(second.body));
+  assertEquals(second.body.row_data[`col_${score.id}`], 5);
+
+  // …and drops one: reads leave it out, writes naming it are 400s.
+  await db`delete from public.app_columns where table_id = ${table.id} and name = 'Name'`;
+  assertEquals((await api("GET", `${path}/${first.id}`, { token: ws.vibeToken })).body.row_data, {
+    [`col_${score.id}`]: null,
+  });
+  const stale = await api("POST", path, { token: ws.vibeToken, body: { row_data: { Name: "c" } } });
+  assertEnvelope(stale, 400, "validation_failed");
+  assertMatch(stale.body.error.message, /unknown column 'Name'/);
+
+  // A grid change applies to the very next request, cached metadata or not.
+  const reader = await createToken(ws, "rest_api", { permissions: [{ table_id: table.id, can_read_all: true }] });
+  assertEquals((await api("GET", `${path}/${first.id}`, { token: reader.token })).status, 200);
+  assertEnvelope(await api("POST", path, { token: reader.token, body: { row_data: { Score: 1 } } }), 403);
+  await db`update public.token_table_permissions set can_read_all = false, can_create = true
+           where token_id = ${reader.id} and table_id = ${table.id}`;
+  // Without can_read_all ("read every record") a token reads only the records it created.
+  assertEnvelope(await api("GET", `${path}/${first.id}`, { token: reader.token }), 404, "PGRST116");
+  const own = await api("POST", path, { token: reader.token, body: { row_data: { Score: 1 } } });
+  assertEquals(own.status, 201, JSON.stringify(own.body));
+  assertEquals((await api("GET", `${path}/${own.body.id}`, { token: reader.token })).status, 200);
+  const listed = await api("GET", path, { token: reader.token });
+  assertEquals(listed.body.records.map((r: Any) => r.id), [own.body.id]);
+  await db`delete from public.token_table_permissions where token_id = ${reader.id}`;
+  assertEnvelope(await api("GET", `${path}/${own.body.id}`, { token: reader.token }), 404);
+  assertEquals(await count(table.pg_table_name), 3);
 });

@@ -2,7 +2,7 @@
 -- row, and a stranger's workspace that stays invisible to all of them. Covers the metadata tables
 -- and the rows of a provisioned data table (policies calling can_access_table).
 begin;
-select plan(34);
+select plan(43);
 
 -- Arrange (as the owner of the database) ------------------------------------------------------
 insert into auth.users (id, email) values
@@ -26,12 +26,13 @@ values
   (900103, 900001, 'rest none', 'rest_api', 'aitz_rest_p3', sha256('p3'), '00000000-0000-4000-8000-0000000000a1'),
   (900104, 900001, 'user mcp', 'user_mcp', 'aitz_umcp_p4', sha256('p4'), '00000000-0000-4000-8000-0000000000a1'),
   (900105, 900001, 'vibe', 'vibe_mcp', 'aitz_vmcp_p5', sha256('p5'), '00000000-0000-4000-8000-0000000000a1'),
+  (900106, 900001, 'rest create', 'rest_api', 'aitz_rest_p7', sha256('p7'), '00000000-0000-4000-8000-0000000000a1'),
   (900201, 900002, 'their vibe', 'vibe_mcp', 'aitz_vmcp_p6', sha256('p6'), '00000000-0000-4000-8000-0000000000b1');
 insert into public.app_tables (id, workspace_id, name) overriding system value values (900301, 900001, 'Ours T'),
   (900302, 900002, 'Theirs T');
 insert into public.token_table_permissions (token_id, table_id, workspace_id, can_read_all, can_create, can_edit, can_delete)
 values (900101, 900301, 900001, true, true, true, true), (900102, 900301, 900001, true, false, false, false),
-       (900104, 900301, 900001, true, true, true, true);
+       (900104, 900301, 900001, true, true, true, true), (900106, 900301, 900001, false, true, false, false);
 insert into public.data_900301_900001 (id) overriding system value values (1), (2);
 insert into public.data_900302_900002 (id) overriding system value values (1);
 
@@ -47,7 +48,8 @@ $$;
 
 -- The provisioned table ---------------------------------------------------------------------
 select is((select relrowsecurity from pg_class where relname = 'data_900301_900001'), true, 'data table has RLS');
-select is((select count(*)::int from pg_policies where tablename = 'data_900301_900001'), 4, 'one policy per operation');
+select is((select count(*)::int from pg_policies where tablename = 'data_900301_900001'), 5,
+  'a policy per write operation, two for reading (every row; a token''s own rows)');
 
 -- Owner --------------------------------------------------------------------------------------
 select pg_temp.act_as_user('00000000-0000-4000-8000-0000000000a1');
@@ -55,12 +57,12 @@ select is((select count(*)::int from public.workspaces where id in (900001, 9000
 select is((select count(*)::int from public.data_900301_900001), 2, 'owner: reads rows');
 select is((select count(*)::int from public.data_900302_900002), 0, 'owner: stranger rows invisible');
 select lives_ok($$insert into public.data_900301_900001 (id) overriding system value values (3)$$, 'owner: inserts');
-select is((select count(*)::int from public.api_tokens where workspace_id = 900001), 5, 'owner: sees the tokens');
+select is((select count(*)::int from public.api_tokens where workspace_id = 900001), 6, 'owner: sees the tokens');
 reset role;
 
 -- Admin / editor / viewer ----------------------------------------------------------------------
 select pg_temp.act_as_user('00000000-0000-4000-8000-0000000000a2');
-select is((select count(*)::int from public.token_table_permissions where workspace_id = 900001), 4, 'admin: reads grids (3 given + the vibe token''s)');
+select is((select count(*)::int from public.token_table_permissions where workspace_id = 900001), 5, 'admin: reads grids (4 given + the vibe token''s)');
 reset role;
 select pg_temp.act_as_user('00000000-0000-4000-8000-0000000000a3');
 select is((select count(*)::int from public.app_tables where id in (900301, 900302)), 1, 'editor: sees own tables only');
@@ -71,6 +73,7 @@ select throws_ok($$insert into public.token_table_permissions (token_id, table_i
 reset role;
 select pg_temp.act_as_user('00000000-0000-4000-8000-0000000000a4');
 select is((select count(*)::int from public.data_900301_900001), 3, 'viewer: reads rows');
+select is((select role::text from public.table_access(900301, -1)), 'viewer', 'table_access: a user''s role');
 select throws_ok($$insert into public.data_900301_900001 (id) overriding system value values (9)$$, '42501', null,
   'viewer: cannot insert');
 select is_empty($$delete from public.data_900301_900001 returning 1$$, 'viewer: deletes nothing');
@@ -90,13 +93,25 @@ select is((select count(*)::int from public.data_900301_900001), 2, 'rest read: 
 select throws_ok($$insert into public.data_900301_900001 (id) overriding system value values (8)$$, '42501', null,
   'rest read: cannot insert');
 select is_empty($$update public.data_900301_900001 set updated_at = now() returning 1$$, 'rest read: updates nothing');
+select is((select grid ->> 'can_read_all' from public.table_access(900301, -1)), 'true', 'table_access: a token''s grid row');
+select is((select fresh is null from public.table_access(900301,
+  (select schema_version from public.app_tables where id = 900301))), true, 'table_access: no metadata when the copy is current');
+reset role;
+select pg_temp.act_as_token(900106, 900001);
+select is((select count(*)::int from public.data_900301_900001), 0, 'rest create-only: reads no one else''s rows');
+select results_eq($$insert into public.data_900301_900001 (id, created_by_token) overriding system value values (10, 900106)
+    returning created_by_token$$,
+  $$values (900106::bigint)$$, 'rest create-only: inserts and reads back the new row');
+select is((select count(*)::int from public.data_900301_900001), 1, 'rest create-only: reads only its own rows');
+select is_empty($$update public.data_900301_900001 set updated_at = now() returning 1$$, 'rest create-only: edits nothing');
 reset role;
 select pg_temp.act_as_token(900103, 900001);
 select is((select count(*)::int from public.app_tables where workspace_id = 900001), 0, 'rest without grid: no tables');
 select is((select count(*)::int from public.data_900301_900001), 0, 'rest without grid: no rows');
+select is_empty($$select * from public.table_access(900301, -1)$$, 'table_access: nothing for a token without a grid row');
 reset role;
 select pg_temp.act_as_token(900104, 900001);
-select is((select count(*)::int from public.data_900301_900001), 2, 'user_mcp: reads');
+select is((select count(*)::int from public.data_900301_900001), 3, 'user_mcp: reads (2 + the create-only token''s row)');
 select is(public.can_access_table(900301, 'schema'), false, 'user_mcp: never changes schema');
 select throws_ok($$insert into public.app_columns (table_id, workspace_id, name, type) values (900301, 900001, 'x', 'text')$$,
   '42501', null, 'user_mcp: cannot add columns');
@@ -112,6 +127,7 @@ reset role;
 select pg_temp.act_as_user('00000000-0000-4000-8000-0000000000b1');
 select is((select count(*)::int from public.app_tables where workspace_id = 900001), 0, 'stranger: no tables of ours');
 select is((select count(*)::int from public.data_900301_900001), 0, 'stranger: no rows of ours');
+select is_empty($$select * from public.table_access(900301, -1)$$, 'table_access: nothing for a stranger');
 select is((select count(*)::int from public.api_tokens where workspace_id = 900001), 0, 'stranger: no tokens of ours');
 reset role;
 

@@ -133,19 +133,28 @@ export async function loadTable(tx: Tx, p: Principal, tableId: number, op: Table
   return accessGranted(p, tableId, cached, row, op);
 }
 
+function allows(p: Principal, g: TablePermission, op: TableOp): boolean {
+  switch (op) {
+    case "see":
+      return true;
+    case "read":
+      // Without can_read_all a token still reads the records it created (RLS narrows the rows).
+      return g.can_read_all || (p.kind === "token" && (g.can_create || g.can_edit || g.can_delete));
+    case "create":
+      return g.can_create;
+    case "edit":
+      return g.can_edit;
+    case "delete":
+      return g.can_delete;
+    case "schema":
+      return g.can_edit && (p.kind === "user" || p.tokenType !== "user_mcp");
+    case "drop":
+      return g.can_delete && (p.kind === "user" || p.tokenType !== "user_mcp");
+  }
+}
+
 export function assertAllowed(p: Principal, table: TableMeta, op: TableOp) {
-  const g = table.permissions;
-  const ok = op === "see"
-    ? true
-    : op === "read"
-    ? g.can_read_all
-    : op === "create"
-    ? g.can_create
-    : op === "edit"
-    ? g.can_edit
-    : op === "delete"
-    ? g.can_delete
-    : (op === "schema" ? g.can_edit : g.can_delete) && (p.kind === "user" || p.tokenType !== "user_mcp");
+  const ok = allows(p, table.permissions, op);
   if (ok) return;
   const what = {
     see: "see",
