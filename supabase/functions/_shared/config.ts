@@ -35,4 +35,6 @@ export const config = {
   /** How often buffered audit rows are written. */
   auditFlushMs: int("AITIZER_AUDIT_FLUSH_MS", 250),
   logLevel: env("AITIZER_LOG_LEVEL") ?? "info",
+  /** Browser origins allowed to call the MCP server (comma-separated, or *); non-browser clients send none. */
+  mcpAllowedOrigins: (env("AITIZER_MCP_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
 };

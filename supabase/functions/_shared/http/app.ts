@@ -69,7 +69,7 @@ function requestContext(functionName: string): MiddlewareHandler {
         method: c.req.method,
         table_id: c.get("tableId") ?? null,
         tool_name: c.get("toolName") ?? null,
-        status_code: status,
+        status_code: c.get("toolStatus") ?? status,
         token_id: principal?.kind === "token" ? principal.tokenId : null,
         user_id: principal?.kind === "user" ? principal.userId : principal?.createdBy ?? null,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,

@@ -11,5 +11,7 @@ declare module "hono" {
     workspaceId: number;
     /** Set by the MCP server, for the audit row. */
     toolName: string;
+    /** The status a failed MCP tool call stands for (the HTTP response is 200 either way). */
+    toolStatus: number;
   }
 }
