@@ -37,13 +37,45 @@ export async function handleMcp(c: Context): Promise<Response> {
   }
   checkOrigin(c.req.header("origin"));
 
+  let parsedBody: unknown;
+  if (c.req.method === "POST") {
+    const read = await readJsonRpc(c.req.raw);
+    if (read instanceof Response) return read;
+    parsedBody = read;
+  }
+
   const server = buildServer({ principal, http: c });
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: true,
   });
   await server.connect(transport);
-  return await transport.handleRequest(acceptingJson(c.req.raw));
+  return await transport.handleRequest(acceptingJson(c.req.raw), { parsedBody });
+}
+
+/**
+ * The body as JSON-RPC: -32700 if it is not JSON, -32600 if it is JSON but not a JSON-RPC 2.0
+ * message (the SDK answers both with -32700).
+ */
+async function readJsonRpc(req: Request): Promise<unknown | Response> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await req.text());
+  } catch {
+    return rpcError(-32700, "Parse error: the body is not valid JSON");
+  }
+  const messages = Array.isArray(body) ? body : [body];
+  const valid = messages.length > 0 &&
+    messages.every((m) =>
+      typeof m === "object" && m !== null && (m as { jsonrpc?: unknown }).jsonrpc === "2.0" &&
+      (typeof (m as { method?: unknown }).method === "string" || "result" in m || "error" in m)
+    );
+  if (!valid) return rpcError(-32600, "Invalid Request: expected a JSON-RPC 2.0 message with a method");
+  return body;
+}
+
+function rpcError(code: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status: 400 });
 }
 
 function buildServer(ctx: ToolContext): McpServer {
@@ -109,5 +141,5 @@ function acceptingJson(req: Request): Request {
   }
   const headers = new Headers(req.headers);
   headers.set("accept", "application/json, text/event-stream");
-  return new Request(req, { headers });
+  return new Request(req.url, { method: req.method, headers }); // the body was read: parsedBody
 }
