@@ -70,6 +70,7 @@ test("handshake, tools/list per token type, and rest_api or user JWTs refused be
   const vibe = await connect(ws.vibeToken);
   assertEquals(vibe.getServerVersion()?.name, "aitizer");
   const all = (await vibe.listTools()).tools.map((t: Any) => t.name).sort();
+  assertEquals(all.length, 19, "the seed's 19 tools");
   assertEquals(
     all,
     [
@@ -89,6 +90,7 @@ test("handshake, tools/list per token type, and rest_api or user JWTs refused be
       "list_special_field_requests",
       "list_tables",
       "list_views",
+      "sql_query",
       "update_column",
       "update_record",
     ].sort(),
@@ -110,6 +112,7 @@ test("handshake, tools/list per token type, and rest_api or user JWTs refused be
     "list_records",
     "list_tables",
     "list_views",
+    "sql_query",
     "update_record",
   ]);
   const refused = await call(user, "create_table", { name: "Nope" });
@@ -280,4 +283,77 @@ test("schema and catalog tools: tables, columns, views, column types, compute_ce
   assertEquals((await call(vibe, "delete_table", { table_id: table.id })).error, null);
   assertEquals((await db`select count(*)::int as n from public.app_tables where id = ${table.id}`)[0].n, 0);
   assertEquals((await api("GET", `/rest-api/tables/${table.id}`, { token: ws.vibeToken })).status, 404);
+});
+
+test("sql_query: readable names in and out, under the token's RLS; everything but one SELECT refused", async () => {
+  const ws = await createWorkspace();
+  const { vibe, table } = await fixture(ws);
+  const deals = await call(vibe, "create_table", {
+    name: "Big Deals",
+    columns: [{ name: "Amount", type: "number" }, {
+      name: "Owner",
+      type: "relation",
+      settings: { relationTableId: table.id },
+    }],
+  });
+  assertEquals(deals.error, null, deals.error ?? "");
+  const ada = await call(vibe, "create_record", { table_id: table.id, fields: { Name: "Ada", Status: "Active" } });
+  const bob = await call(vibe, "create_record", { table_id: table.id, fields: { Name: "Bob", Status: "Lost" } });
+  for (const [owner, amount] of [[ada, 10], [ada, 5], [bob, 7]] as const) {
+    await call(vibe, "create_record", {
+      table_id: deals.value.id,
+      fields: { Amount: amount, Owner: [owner.value.id] },
+    });
+  }
+
+  const plain = await call(vibe, "sql_query", { query: "select Name, Status from People order by name" });
+  assertEquals(plain.error, null, plain.error ?? "");
+  assertEquals(plain.value.rows.map((r: Any) => r.Name), ["Ada", "Bob"]);
+  assertMatch(plain.raw!, /<untrusted-data>/);
+  const joined = await call(vibe, "sql_query", {
+    query: `with totals as (select d."Owner"[1] as person, sum(d."Amount") as total from "Big Deals" d group by 1)
+            select p."Name", t.total from People p join totals t on t.person = p.id order by t.total desc`,
+  });
+  assertEquals(joined.error, null, joined.error ?? "");
+  assertEquals(joined.value.rows, [{ Name: "Ada", total: 15 }, { Name: "Bob", total: 7 }]);
+  const star = await call(vibe, "sql_query", { query: "select * from people where id = " + ada.value.id });
+  assertEquals(star.value.rows[0].Name, "Ada");
+
+  // RLS: a user_mcp token without a grid row for People sees no such table.
+  const narrow = await connect(
+    (await createToken(ws, "user_mcp", {
+      permissions: [{ table_id: deals.value.id, can_read_all: true }],
+    })).token,
+  );
+  assertMatch((await call(narrow, "sql_query", { query: "select * from People" })).error!, /No table named 'People'/i);
+  assertEquals((await call(narrow, "sql_query", { query: 'select count(*) as n from "Big Deals"' })).value.rows, [{
+    n: 3,
+  }]);
+
+  const other = await createWorkspace();
+  const theirs = await fixture(other);
+  const refusals: [string, RegExp][] = [
+    [`insert into People ("Name") values ('x')`, /Only SELECT/],
+    [`update People set "Name" = 'x'`, /Only SELECT/],
+    [`delete from People`, /Only SELECT/],
+    [`drop table People`, /Only SELECT/],
+    [`create table x (a int)`, /Only SELECT/],
+    [`select 1; select 2`, /Exactly one statement/],
+    [`with gone as (delete from People returning id) select * from gone`, /DELETE/],
+    [`select set_config('request.jwt.claims', '{}', true)`, /set_config\(\) is not allowed/],
+    [`select pg_sleep(10)`, /pg_sleep\(\) is not allowed/],
+    [`select * from auth.users`, /Schema-qualified/],
+    [`select * from ${table.pg_table_name}`, /No table named/],
+    [`select * from ${theirs.table.pg_table_name}`, /No table named/],
+    [`select nope from People`, /column "nope" does not exist|nope/],
+    [`selec 1`, /could not be parsed/],
+  ];
+  for (const [query, message] of refusals) {
+    const { error } = await call(vibe, "sql_query", { query });
+    assert(error, `expected a refusal for: ${query}`);
+    assertMatch(error!, message, query);
+    assert(!/data_\d+_\d+|col_\d+/.test(error!) || query.includes("data_"), `leaks physical names: ${error}`);
+  }
+  const [n] = await db`select count(*)::int as n from ${db("public." + table.pg_table_name)}`;
+  assertEquals(n.n, 2);
 });

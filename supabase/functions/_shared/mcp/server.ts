@@ -13,8 +13,9 @@ import type { ToolContext, ToolDef, ToolOutput } from "./tool.ts";
 import { catalogTools } from "./tools/catalog.ts";
 import { recordTools } from "./tools/records.ts";
 import { schemaTools } from "./tools/schema.ts";
+import { sqlTools } from "./tools/sql.ts";
 
-export const TOOLS: ToolDef[] = [...catalogTools, ...schemaTools, ...recordTools];
+export const TOOLS: ToolDef[] = [...catalogTools, ...schemaTools, ...recordTools, ...sqlTools];
 
 const SERVER_INFO = { name: "aitizer", version: "0.1.0" };
 const INSTRUCTIONS = "AITIZER workspace tools. Call check_column_types first, then list_tables. Records take and " +
