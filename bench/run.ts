@@ -1,5 +1,7 @@
 // `deno task bench`: every benchmark, one after another (each also runs alone:
 // `deno run -A bench/records.ts`). Results are printed and saved under bench/results/ (ignored).
+import mcp from "./mcp.ts";
 import records from "./records.ts";
 
 await records();
+await mcp();

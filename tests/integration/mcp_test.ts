@@ -116,7 +116,7 @@ test("handshake, tools/list per token type, and rest_api or user JWTs refused be
     "update_record",
   ]);
   const refused = await call(user, "create_table", { name: "Nope" });
-  assertMatch(refused.error!, /create_table/);
+  assertMatch(refused.error!, /create_table needs a vibe_mcp token; a user_mcp token may use: .*list_records/);
   assertEquals((await db`select count(*)::int as n from public.app_tables where workspace_id = ${ws.id}`)[0].n, 0);
 
   const rest = await createToken(ws, "rest_api");
@@ -160,6 +160,21 @@ test("the seed's plain POST works; JSON-RPC errors carry the standard codes; Ori
   assertEquals(invalid.error.code, -32600);
   const method = await (await rpc(ws.vibeToken, { jsonrpc: "2.0", id: 1, method: "nope/nope" })).json();
   assertEquals(method.error.code, -32601);
+  const unknownTool = await (await rpc(ws.vibeToken, {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "tools/call",
+    params: { name: "drop_everything", arguments: {} },
+  })).json();
+  assertEquals(unknownTool.error.code, -32602);
+  const badArgs = await (await rpc(ws.vibeToken, {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "tools/call",
+    params: { name: "get_record", arguments: { table_id: "abc" } },
+  })).json();
+  assertEquals(badArgs.result.isError, true);
+  assertMatch(badArgs.result.content[0].text, /Invalid arguments for get_record: table_id.*record_id/);
 
   const evil = await rpc(ws.vibeToken, { jsonrpc: "2.0", id: 1, method: "tools/list" }, {
     origin: "https://evil.example",

@@ -2,9 +2,17 @@
 // and transport per request, so any instance answers any call). The token decides the tools.
 import type { Context } from "hono";
 import { z } from "zod";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { TokenPrincipal } from "../auth/principal.ts";
 import { config } from "../config.ts";
 import { forbidden, HttpError } from "../http/errors.ts";
@@ -79,23 +87,66 @@ function rpcError(code: number, message: string): Response {
   return Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status: 400 });
 }
 
-function buildServer(ctx: ToolContext): McpServer {
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-  for (const def of TOOLS) {
-    const registered = server.registerTool(def.name, {
-      title: def.title,
-      description: def.description,
-      inputSchema: def.input,
-      annotations: { title: def.title, ...def.annotations, openWorldHint: false },
-    }, (args: unknown) => runTool(ctx, def, args));
-    // Absent from tools/list; a call anyway is refused inside MCP (isError) so the session lives on.
-    if (!toolAllowed(def, ctx.principal)) registered.disable();
-  }
+/** Each tool compiled once per instance: its validator and its tools/list entry. */
+const COMPILED = TOOLS.map((def) => {
+  const schema = z.object(def.input);
+  const listing: Tool = {
+    name: def.name,
+    title: def.title,
+    description: def.description,
+    inputSchema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Tool["inputSchema"],
+    annotations: { title: def.title, ...def.annotations, openWorldHint: false },
+  };
+  return { def, schema, listing };
+});
+const BY_NAME = new Map(COMPILED.map((c) => [c.def.name, c]));
+const LISTINGS = {
+  vibe_mcp: COMPILED.map((c) => c.listing),
+  user_mcp: COMPILED.filter((c) => c.def.scope === "data").map((c) => c.listing),
+};
+/** The SDK builds an Ajv instance per Server unless given one; ours is shared (used for elicitation only). */
+const validator = new AjvJsonSchemaValidator();
+
+/**
+ * A low-level SDK Server per request (stateless HTTP): creating one costs two handler
+ * registrations, the tools having been compiled above.
+ */
+function buildServer(ctx: ToolContext): Server {
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: {} },
+    instructions: INSTRUCTIONS,
+    jsonSchemaValidator: validator,
+  });
+  const type = ctx.principal.tokenType as "vibe_mcp" | "user_mcp";
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: LISTINGS[type] }));
+  server.setRequestHandler(CallToolRequestSchema, (request: { params: { name: string; arguments?: unknown } }) => {
+    const compiled = BY_NAME.get(request.params.name);
+    if (!compiled) {
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool '${request.params.name}'; see tools/list`);
+    }
+    ctx.http.set("toolName", compiled.def.name);
+    if (!toolAllowed(compiled.def, ctx.principal)) {
+      ctx.http.set("toolStatus", 403);
+      return failure(
+        `${compiled.def.name} needs a vibe_mcp token; a user_mcp token may use: ` +
+          LISTINGS.user_mcp.map((t) => t.name).join(", "),
+      );
+    }
+    const args = compiled.schema.safeParse(request.params.arguments ?? {});
+    if (!args.success) {
+      ctx.http.set("toolStatus", 400);
+      return failure(`Invalid arguments for ${compiled.def.name}: ${describeIssues(args.error)}`);
+    }
+    return runTool(ctx, compiled.def, args.data);
+  });
   return server;
 }
 
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ");
+}
+
 async function runTool(ctx: ToolContext, def: ToolDef, args: unknown): Promise<CallToolResult> {
-  ctx.http.set("toolName", def.name);
   try {
     return render(await def.run(ctx, args as z.infer<z.ZodObject<z.ZodRawShape>>));
   } catch (e) {
@@ -110,7 +161,7 @@ async function runTool(ctx: ToolContext, def: ToolDef, args: unknown): Promise<C
 }
 
 function render(out: ToolOutput): CallToolResult {
-  const json = JSON.stringify(out.value, null, 2);
+  const json = JSON.stringify(out.value);
   const body = out.untrusted ? `<untrusted-data>\n${json}\n</untrusted-data>` : json;
   const text = out.notes?.length ? `${out.notes.join("\n")}\n\n${body}` : body;
   return { content: [{ type: "text", text }] };
