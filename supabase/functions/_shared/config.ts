@@ -35,6 +35,8 @@ export const config = {
   /** How often buffered audit rows are written. */
   auditFlushMs: int("AITIZER_AUDIT_FLUSH_MS", 250),
   logLevel: env("AITIZER_LOG_LEVEL") ?? "info",
+  /** Hosts (host or host:port) user-configured requests may reach despite the public-address rule: local fakes. */
+  outboundAllow: (env("AITIZER_OUTBOUND_ALLOW") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
   /** Browser origins allowed to call the MCP server (comma-separated, or *); non-browser clients send none. */
   mcpAllowedOrigins: (env("AITIZER_MCP_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
 };
