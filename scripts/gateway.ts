@@ -5,6 +5,8 @@
 import { flushAudit } from "../supabase/functions/_shared/audit.ts";
 import { sql } from "../supabase/functions/_shared/db/client.ts";
 import { envelope } from "../supabase/functions/_shared/http/errors.ts";
+import { config } from "../supabase/functions/_shared/config.ts";
+import { startWorker } from "../supabase/functions/_shared/engine/worker.ts";
 
 type Handler = { fetch: (req: Request) => Response | Promise<Response> };
 
@@ -35,8 +37,13 @@ const port = Number(Deno.env.get("PORT") ?? 54321);
 const server = Deno.serve({ port, hostname: "0.0.0.0", onListen: () => {} }, route);
 console.error(`[gateway] serving ${[...functions.keys()].join(", ")} on http://localhost:${port}/functions/v1/`);
 
+// The automation engine's worker runs in the gateway locally (on hosted Supabase: the action-worker
+// function, woken by pg_cron + pg_net).
+const stopWorker = config.engineWorker ? await startWorker("gateway") : null;
+
 async function shutdown() {
   await server.shutdown();
+  await stopWorker?.();
   await flushAudit();
   await sql.end({ timeout: 5 });
   Deno.exit(0);

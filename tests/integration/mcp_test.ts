@@ -291,7 +291,7 @@ test("schema and catalog tools: tables, columns, views, column types, compute_ce
   const rec = await call(vibe, "create_record", { table_id: table.id, fields: { Name: "x" } });
   assertMatch(
     (await call(vibe, "compute_cell", { table_id: table.id, record_id: rec.value.id, column: "Name" })).error!,
-    /not computed/,
+    /only computed columns/,
   );
 
   assertEquals((await call(vibe, "delete_column", { table_id: table.id, column: "Deadline" })).error, null);

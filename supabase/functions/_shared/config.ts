@@ -37,6 +37,16 @@ export const config = {
   logLevel: env("AITIZER_LOG_LEVEL") ?? "info",
   /** Hosts (host or host:port) user-configured requests may reach despite the public-address rule: local fakes. */
   outboundAllow: (env("AITIZER_OUTBOUND_ALLOW") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+  /** Per-evaluation time limit of a formula (QuickJS). */
+  formulaTimeoutMs: int("AITIZER_FORMULA_TIMEOUT_MS", 200),
+  /** Memory cap of a formula's QuickJS runtime. */
+  formulaMemoryBytes: int("AITIZER_FORMULA_MEMORY_BYTES", 16 * 1024 * 1024),
+  /** Base delay of the engine's exponential backoff (doubling per attempt). */
+  engineBackoffMs: int("AITIZER_ENGINE_BACKOFF_MS", 2_000),
+  /** Jobs one worker runs at once. */
+  engineConcurrency: int("AITIZER_ENGINE_CONCURRENCY", 4),
+  /** Whether this process runs the engine's worker loop (the local gateway does). */
+  engineWorker: env("AITIZER_ENGINE_WORKER") !== "false",
   /** Browser origins allowed to call the MCP server (comma-separated, or *); non-browser clients send none. */
   mcpAllowedOrigins: (env("AITIZER_MCP_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
 };

@@ -8,6 +8,7 @@ import { date } from "./types/date.ts";
 import { file } from "./types/file.ts";
 import { multiSelect, singleSelect } from "./types/select.ts";
 import { relation, userReference } from "./types/references.ts";
+import { formula, httpRequest, jsonParser } from "./types/engine.ts";
 
 export const DATA_TYPES = [
   "text",
@@ -21,7 +22,10 @@ export const DATA_TYPES = [
   "relation",
 ] as const;
 
-export const COLUMN_TYPES = [...DATA_TYPES] as const;
+export const COMPUTED_TYPES = ["formula", "json_parser"] as const;
+export const ACTION_TYPES = ["http_request"] as const;
+
+export const COLUMN_TYPES = [...DATA_TYPES, ...COMPUTED_TYPES, ...ACTION_TYPES] as const;
 export type ColumnType = typeof COLUMN_TYPES[number];
 
 export const registry: Record<ColumnType, ColumnTypeImpl> = {
@@ -34,6 +38,9 @@ export const registry: Record<ColumnType, ColumnTypeImpl> = {
   multi_select: multiSelect,
   user_reference: userReference,
   relation,
+  formula,
+  json_parser: jsonParser,
+  http_request: httpRequest,
 };
 
 export function isColumnType(value: string): value is ColumnType {

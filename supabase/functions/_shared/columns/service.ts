@@ -9,6 +9,7 @@ import { scrubColumnFromViews } from "../views/service.ts";
 import { convertColumn } from "./convert.ts";
 import { type ColumnType, registry, typeOf } from "./registry.ts";
 import { type ColumnInput, parseColumnBody } from "./schemas.ts";
+import { checkEngineConfig } from "../engine/safety.ts";
 import { CellError, type Column } from "./type.ts";
 
 const COLUMN_FIELDS = `id, table_id, name, type, position, required, options, config, default_value, ai_populates,
@@ -39,7 +40,14 @@ export function toApiColumn(c: Column) {
 // ---------------------------------------------------------------------------------------------
 // Checks shared by create and update
 // ---------------------------------------------------------------------------------------------
-async function checkConfig(tx: Tx, table: TableMeta, type: ColumnType, config: Record<string, unknown>) {
+async function checkConfig(
+  tx: Tx,
+  table: TableMeta,
+  type: ColumnType,
+  config: Record<string, unknown>,
+  self: { id: number; name: string },
+) {
+  checkEngineConfig(table, type, config, self);
   if (type === "relation") {
     const target = Number(config.relationTableId);
     const [row] = await tx<{ id: number }[]>`
@@ -76,7 +84,7 @@ function coerceDefault(value: unknown, column: Column): unknown {
 export async function insertColumn(tx: Tx, table: TableMeta, input: ColumnInput): Promise<Column> {
   const type = input.type!;
   const impl = registry[type];
-  await checkConfig(tx, table, type, input.config);
+  await checkConfig(tx, table, type, input.config, { id: 0, name: input.name! });
   await checkName(tx, table, input.name!);
   const draft: Column = {
     id: 0,
@@ -140,8 +148,13 @@ export function updateColumn(p: Principal, tableId: number, columnId: string | n
     const type = input.type ?? (before.type as ColumnType);
     const impl = registry[type];
     const typeChanged = type !== before.type;
+    if (typeChanged && impl.family !== typeOf(before.type).family) {
+      throw badRequest(
+        `A ${before.type} column cannot become ${type} (a ${impl.family} column): add a new column instead`,
+      );
+    }
     const config = typeChanged ? input.config : { ...before.config, ...input.config };
-    await checkConfig(tx, table, type, config);
+    await checkConfig(tx, table, type, config, { id: before.id, name: input.name ?? before.name });
     if (input.name !== undefined) await checkName(tx, table, input.name, before.id);
     if (input.options && !impl.hasOptions) throw badRequest(`options apply only to select columns, not ${type}`);
 

@@ -8,6 +8,7 @@ import * as columns from "../columns/service.ts";
 import * as records from "../records/service.ts";
 import * as tables from "../tables/service.ts";
 import * as views from "../views/service.ts";
+import * as engine from "../engine/service.ts";
 import { filtersFromQuery } from "../records/filters.ts";
 import { type ListQuery, parseSort } from "../records/query.ts";
 
@@ -111,6 +112,26 @@ export function mountData(app: Hono) {
       const [tableId, recordId] = [tableParam(c), idParam(c, "recordId")];
       await records.deleteRecords(c.var.principal, tableId, [recordId], true);
       return c.json({ id: recordId, deleted: true });
+    },
+  }, auth);
+
+  // The engine: execution log, run-actions, recompute one cell -----------------------------------
+  resource(app, "/tables/:id/records/:recordId/executions", {
+    GET: async (c) =>
+      c.json({ executions: await engine.listExecutions(c.var.principal, tableParam(c), idParam(c, "recordId")) }),
+  }, auth);
+
+  resource(app, "/tables/:id/run-actions", {
+    POST: async (c) => {
+      const tableId = tableParam(c);
+      return c.json(await engine.runActions(c.var.principal, tableId, await jsonBody(c, anyObject)));
+    },
+  }, auth);
+
+  resource(app, "/tables/:id/records/:recordId/compute/:column", {
+    POST: async (c) => {
+      const [tableId, recordId] = [tableParam(c), idParam(c, "recordId")];
+      return c.json(await engine.computeCell(c.var.principal, tableId, recordId, c.req.param("column") ?? ""));
     },
   }, auth);
 

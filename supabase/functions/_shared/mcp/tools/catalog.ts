@@ -2,9 +2,7 @@
 // integration groups installed (none ship before the automation engine's catalog).
 import { z } from "zod";
 import { COLUMN_TYPES, registry } from "../../columns/registry.ts";
-import * as records from "../../records/service.ts";
-import { requireColumn, withTable } from "../../tables/meta.ts";
-import { typeOf } from "../../columns/registry.ts";
+import { computeCell } from "../../engine/service.ts";
 import { badRequest } from "../../http/errors.ts";
 import { onTable, READ, tool } from "../tool.ts";
 import { id, tableId } from "./records.ts";
@@ -88,17 +86,8 @@ export const catalogTools = [
     },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
     async run(ctx, a) {
-      const table = await withTable(ctx.principal, onTable(ctx, a.table_id), "read", (_tx, t) => Promise.resolve(t));
-      const column = requireColumn(table, a.column);
-      if (typeOf(column.type).family !== "computed") {
-        throw badRequest(
-          `Column '${column.name}' is a ${column.type} column: its value is written, not computed, so there is ` +
-            "nothing to recompute",
-        );
-      }
-      // Reached only once computed columns exist (the automation engine).
-      const record = await records.getRecord(ctx.principal, table.id, a.record_id, [column.name]);
-      return { value: record.row_data[`col_${column.id}`] ?? null };
+      const tableId = onTable(ctx, a.table_id);
+      return { value: await computeCell(ctx.principal, tableId, a.record_id, a.column) };
     },
   }),
 ];

@@ -1,0 +1,94 @@
+// The computed and action families: the engine (../../engine) computes or executes them; here
+// they are column types like any other (settings, physical type, operators), values written by
+// the engine only.
+import { z } from "zod";
+import { CellError, type ColumnTypeImpl } from "../type.ts";
+
+/** Column ids may be given as numbers or as `col_<id>`; stored as numbers. */
+export const columnRef = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^(col_)?\d{1,15}$/, "a column id or col_<id>").transform((s) => Number(s.replace("col_", ""))),
+]);
+
+const CONDITION_OPS = [
+  "equals",
+  "not_equals",
+  "contains",
+  "not_contains",
+  "gt",
+  "lt",
+  "is_empty",
+  "is_not_empty",
+] as const;
+export type ConditionOp = typeof CONDITION_OPS[number];
+
+/** When an action column runs: on create, on edit, and only if every condition holds. */
+export const triggerSettings = {
+  executeOnCreate: z.boolean().optional(),
+  executeOnEdit: z.boolean().optional(),
+  conditions: z.array(z.strictObject({
+    column: z.union([z.string().min(1), z.number().int().positive()]),
+    operator: z.enum(CONDITION_OPS),
+    value: z.unknown().optional(),
+  })).max(20).optional(),
+};
+
+const readOnly = (type: string) => () => {
+  throw new CellError(`${type} values are written by the automation engine, not by clients`);
+};
+
+/** JSON values the engine stores: shown as stored. */
+const stored = (value: unknown) => value ?? null;
+
+export const formula: ColumnTypeImpl = {
+  family: "computed",
+  configSchema: z.object({
+    formula: z.string().min(1).max(20_000),
+    formulaMode: z.enum(["expression", "javascript"]).optional(),
+  }),
+  pgType: () => "jsonb",
+  coerce: readOnly("formula"),
+  serialize: stored,
+  operators: ["eq", "neq", "gt", "gte", "lt", "lte", "contains", "empty", "nempty"],
+  sortable: true,
+  writable: false,
+};
+
+export const jsonParser: ColumnTypeImpl = {
+  family: "computed",
+  configSchema: z.object({
+    jsonSourceColumnId: columnRef,
+    jsonPath: z.string().min(1).max(500),
+  }),
+  pgType: () => "jsonb",
+  coerce: readOnly("json_parser"),
+  serialize: stored,
+  operators: ["eq", "neq", "gt", "gte", "lt", "lte", "contains", "empty", "nempty"],
+  sortable: true,
+  writable: false,
+};
+
+export const httpRequest: ColumnTypeImpl = {
+  family: "action",
+  configSchema: z.object({
+    httpMethod: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"]).optional(),
+    httpUrl: z.string().min(1).max(4000),
+    httpHeaders: z.record(z.string(), z.string().max(8000)).optional(),
+    httpBody: z.string().max(100_000).optional(),
+    httpAuth: z.strictObject({
+      type: z.enum(["bearer", "basic", "header"]),
+      token: z.string().max(8000).optional(),
+      username: z.string().max(500).optional(),
+      password: z.string().max(8000).optional(),
+      header: z.string().max(200).optional(),
+      value: z.string().max(8000).optional(),
+    }).optional(),
+    ...triggerSettings,
+  }),
+  pgType: () => "jsonb",
+  coerce: readOnly("http_request"),
+  serialize: stored,
+  operators: ["empty", "nempty"],
+  sortable: false,
+  writable: false,
+};

@@ -1,0 +1,308 @@
+// One record's pipeline: its computed and action columns, left to right by position. Computed
+// columns compute inline; action columns execute; each result is visible to every column to its
+// right. Every run of a column is logged. The engine acts as the system (the connection's own
+// role), on the one record of the one table its job names.
+import type { Fragment } from "postgres";
+import { type Column } from "../columns/type.ts";
+import { typeOf } from "../columns/registry.ts";
+import { sql, type Tx } from "../db/client.ts";
+import { guardedFetch, OutboundRefused } from "../net/guarded_fetch.ts";
+import type { TableShape } from "../tables/meta.ts";
+import { toApiRecord } from "../records/values.ts";
+import { evaluateFormula, FormulaError } from "./sandbox.ts";
+import { asJson, extractPath, renderJson, renderText, TemplateError, type TemplateScope } from "./templates.ts";
+
+export type Reason = "create" | "edit" | "manual";
+
+export interface PipelineJob {
+  id?: number;
+  table_id: number;
+  record_id: number;
+  reason: Reason;
+  attempts?: number;
+  /** Manual runs may name the action columns to run (computed columns always compute). */
+  column_ids?: number[] | null;
+}
+
+export interface ColumnResult {
+  record_id: number;
+  column_id: number;
+  success: boolean;
+  status: "success" | "skipped_condition" | "failed" | "timed_out";
+  result?: unknown;
+  error?: string;
+}
+
+/** A failure worth retrying the job for (network errors, 429, 5xx). */
+export class RetryableError extends Error {}
+
+interface Execution {
+  column_id: number;
+  status: ColumnResult["status"];
+  request: unknown;
+  response: unknown;
+  error: string | null;
+  duration_ms: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+export async function loadShape(tx: Tx | typeof sql, tableId: number): Promise<TableShape | null> {
+  const [row] = await tx<{ meta: TableShape }[]>`
+    select json_build_object(
+      'id', t.id, 'workspace_id', t.workspace_id, 'name', t.name, 'icon', t.icon,
+      'pg_table_name', t.pg_table_name, 'created_at', t.created_at, 'updated_at', t.updated_at,
+      'columns', coalesce((select json_agg(c order by c.position, c.id) from (
+        select id, table_id, name, type, position, required, options, config, default_value, ai_populates,
+               ai_purpose, pg_type, created_at, updated_at
+        from public.app_columns where table_id = t.id) c), '[]')) as meta
+    from public.app_tables t where t.id = ${tableId}`;
+  return row?.meta ?? null;
+}
+
+/** The row's values by column name, as the API shows them. */
+function valuesByName(table: TableShape, row: Record<string, unknown>): Record<string, unknown> {
+  const api = toApiRecord(table, row);
+  const byName: Record<string, unknown> = {};
+  for (const c of table.columns) if (c.pg_type !== null) byName[c.name] = api.row_data[`col_${c.id}`] ?? null;
+  return byName;
+}
+
+/** Runs the pipeline of one record; writes its results; returns what each column did. */
+export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
+  const table = await loadShape(sql, job.table_id);
+  if (!table) return [];
+  const t = sql(`public.${table.pg_table_name}`);
+  const [row] = await sql<Record<string, unknown>[]>`select * from ${t} where id = ${job.record_id}`;
+  if (!row) return []; // deleted since: nothing to do
+
+  const values = valuesByName(table, row);
+  const writes = new Map<string, unknown>();
+  const executions: Execution[] = [];
+  const results: ColumnResult[] = [];
+  let retry: RetryableError | null = null;
+
+  for (const column of table.columns) {
+    const impl = typeOf(column.type);
+    if (impl.family === "data") continue;
+    if (retry) break;
+    const manualPick = job.column_ids && impl.family === "action" && !job.column_ids.includes(column.id);
+    if (manualPick) continue;
+    const started = performance.now();
+    const record = (status: ColumnResult["status"], out: { request?: unknown; response?: unknown; error?: string }) => {
+      executions.push({
+        column_id: column.id,
+        status,
+        request: out.request ?? null,
+        response: out.response ?? null,
+        error: out.error ?? null,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      });
+      results.push({
+        record_id: job.record_id,
+        column_id: column.id,
+        success: status === "success",
+        status,
+        ...(status === "success" ? { result: out.response } : {}),
+        ...(out.error ? { error: out.error } : {}),
+      });
+    };
+
+    if (impl.family === "action" && !shouldRun(column, job.reason, values)) {
+      record("skipped_condition", {});
+      continue;
+    }
+    try {
+      const { value, request, response } = await runColumn(column, values, table);
+      values[column.name] = value;
+      writes.set(`col_${column.id}`, value);
+      record("success", { request, response: response ?? value });
+    } catch (e) {
+      if (e instanceof RetryableError) {
+        retry = e;
+        record("failed", { error: `${e.message} (will retry)`, request: (e as { request?: unknown }).request });
+        break;
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      const timedOut = /took longer than|No answer from/.test(message);
+      record(timedOut ? "timed_out" : "failed", { error: message, request: (e as { request?: unknown }).request });
+      values[column.name] = null;
+      writes.set(`col_${column.id}`, null);
+    }
+  }
+
+  await sql.begin(async (tx) => {
+    await tx`select set_config('aitizer.engine_write', 'on', true)`;
+    if (writes.size > 0) {
+      const sets = [...writes].map(([key, value]) =>
+        tx`${tx(key)} = ${value === null ? null : JSON.stringify(value)}::text::jsonb`
+      );
+      await tx`update ${tx(`public.${table.pg_table_name}`)} set ${join(tx, sets)} where id = ${job.record_id}`;
+    }
+    if (executions.length > 0) {
+      await tx`
+        insert into public.column_executions
+          (workspace_id, table_id, record_id, column_id, job_id, status, request, response, error, duration_ms, attempt)
+        select ${table.workspace_id}, ${table.id}, ${job.record_id}, e.column_id, ${job.id ?? null}, e.status,
+               e.request, e.response, e.error, e.duration_ms, ${job.attempts ?? 1}
+        from jsonb_to_recordset(${JSON.stringify(executions)}::text::jsonb)
+          as e(column_id bigint, status text, request jsonb, response jsonb, error text, duration_ms numeric)`;
+    }
+  });
+  if (retry) throw retry;
+  return results;
+}
+
+function join(tx: Tx | typeof sql, parts: Fragment[]): Fragment {
+  return parts.reduce((acc, f, i) => (i === 0 ? f : tx`${acc}, ${f}`), tx``);
+}
+
+// ---------------------------------------------------------------------------------------------
+// When an action runs
+// ---------------------------------------------------------------------------------------------
+function shouldRun(column: Column, reason: Reason, values: Record<string, unknown>): boolean {
+  const cfg = column.config as { executeOnCreate?: boolean; executeOnEdit?: boolean; conditions?: Condition[] };
+  if (reason === "create" && cfg.executeOnCreate === false) return false;
+  if (reason === "edit" && cfg.executeOnEdit !== true) return false;
+  return (cfg.conditions ?? []).every((c) => holds(c, values));
+}
+
+interface Condition {
+  column: string | number;
+  operator: string;
+  value?: unknown;
+}
+
+function holds(c: Condition, values: Record<string, unknown>): boolean {
+  const key = Object.keys(values).find((k) => k.toLowerCase() === String(c.column).toLowerCase());
+  const v = key === undefined ? null : values[key];
+  const empty = v === null || v === "" || (Array.isArray(v) && v.length === 0);
+  const text = (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x ?? null)).toLowerCase();
+  switch (c.operator) {
+    case "is_empty":
+      return empty;
+    case "is_not_empty":
+      return !empty;
+    case "equals":
+      return Array.isArray(v) ? v.includes(c.value) : v === c.value || text(v) === text(c.value);
+    case "not_equals":
+      return !(Array.isArray(v) ? v.includes(c.value) : v === c.value || text(v) === text(c.value));
+    case "contains":
+      return text(v).includes(text(c.value).replace(/^"|"$/g, ""));
+    case "not_contains":
+      return !text(v).includes(text(c.value).replace(/^"|"$/g, ""));
+    case "gt":
+      return Number(v) > Number(c.value);
+    case "lt":
+      return Number(v) < Number(c.value);
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each type's work
+// ---------------------------------------------------------------------------------------------
+interface ColumnOutcome {
+  value: unknown;
+  request?: unknown;
+  response?: unknown;
+}
+
+export async function runColumn(
+  column: Column,
+  values: Record<string, unknown>,
+  table: TableShape,
+): Promise<ColumnOutcome> {
+  const cfg = column.config as Record<string, unknown>;
+  switch (column.type) {
+    case "formula": {
+      const key = `${column.updated_at ?? ""}:${cfg.formula}`;
+      try {
+        const value = await evaluateFormula(
+          column.id,
+          key,
+          String(cfg.formula),
+          (cfg.formulaMode as "expression" | "javascript") ?? "expression",
+          values,
+        );
+        return { value };
+      } catch (e) {
+        if (e instanceof FormulaError) throw new Error(`formula: ${e.message}`);
+        throw e;
+      }
+    }
+    case "json_parser": {
+      const source = table.columns.find((c) => c.id === Number(cfg.jsonSourceColumnId));
+      if (!source) throw new Error(`json_parser: source column ${cfg.jsonSourceColumnId} no longer exists`);
+      return { value: extractPath(asJson(values[source.name]), String(cfg.jsonPath)) };
+    }
+    case "http_request":
+      return await httpRequest(cfg, { row: values });
+    default:
+      throw new Error(`${column.type} columns are not supported by this engine version`);
+  }
+}
+
+const SECRET_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|cookie)$/i;
+
+async function httpRequest(cfg: Record<string, unknown>, scope: TemplateScope): Promise<ColumnOutcome> {
+  const template = String(cfg.httpUrl);
+  const method = String(cfg.httpMethod ?? (cfg.httpBody ? "POST" : "GET"));
+  const shown: Record<string, unknown> = { method };
+  try {
+    // A tag that is the whole URL (or its start) is taken as is; tags elsewhere are encoded.
+    const url = template.startsWith("{") && template.indexOf("}") > 0
+      ? renderText(template.slice(0, template.indexOf("}") + 1), scope) +
+        renderText(template.slice(template.indexOf("}") + 1), scope, { url: true })
+      : renderText(template, scope, { url: true });
+    shown.url = url;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries((cfg.httpHeaders ?? {}) as Record<string, string>)) {
+      headers[k] = renderText(v, scope);
+    }
+    const auth = cfg.httpAuth as {
+      type: string;
+      token?: string;
+      username?: string;
+      password?: string;
+      header?: string;
+      value?: string;
+    } | undefined;
+    if (auth?.type === "bearer") headers.authorization = `Bearer ${renderText(auth.token ?? "", scope)}`;
+    if (auth?.type === "basic") {
+      headers.authorization = `Basic ${btoa(`${auth.username ?? ""}:${auth.password ?? ""}`)}`;
+    }
+    if (auth?.type === "header" && auth.header) headers[auth.header] = renderText(auth.value ?? "", scope);
+    let body: string | undefined;
+    if (cfg.httpBody !== undefined && method !== "GET") {
+      const raw = String(cfg.httpBody);
+      const isJson = /^\s*[[{]/.test(raw) ||
+        /json/i.test(Object.entries(headers).find(([k]) => k.toLowerCase() === "content-type")?.[1] ?? "");
+      body = isJson ? renderJson(raw, scope) : renderText(raw, scope);
+      if (isJson && !Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) {
+        headers["content-type"] = "application/json";
+      }
+      shown.body = asJson(body);
+    }
+    shown.headers = Object.fromEntries(
+      Object.entries(headers).map(([k, v]) => [k, SECRET_HEADERS.test(k) || k === auth?.header ? "***" : v]),
+    );
+    const res = await guardedFetch(url, { method, headers, body });
+    const parsed = asJson(res.body);
+    const response = { status: res.status, body: parsed };
+    if (res.status === 429 || res.status >= 500) {
+      throw Object.assign(new RetryableError(`HTTP ${res.status} from ${new URL(res.url).host}`), { request: shown });
+    }
+    if (res.status >= 400) {
+      throw Object.assign(new Error(`HTTP ${res.status} from ${new URL(res.url).host}`), { request: shown, response });
+    }
+    return { value: parsed, request: shown, response };
+  } catch (e) {
+    if (e instanceof RetryableError || e instanceof TemplateError || e instanceof OutboundRefused) {
+      throw Object.assign(e, { request: shown });
+    }
+    if (e instanceof Error && "request" in e) throw e;
+    // Network failures are worth another try.
+    throw Object.assign(new RetryableError((e as Error).message), { request: shown });
+  }
+}

@@ -1,0 +1,112 @@
+// The worker loop: claims pipeline jobs (FOR UPDATE SKIP LOCKED, with a lease), runs them, and
+// deletes, retries (exponential backoff) or gives up. Woken by NOTIFY aitizer_jobs, and polls
+// for delayed and backed-off jobs. Several workers, in one process or many, share the queue.
+import { config } from "../config.ts";
+import { sql } from "../db/client.ts";
+import { log } from "../log.ts";
+import { type Reason, RetryableError, runPipeline } from "./pipeline.ts";
+
+const LEASE_SECONDS = 120;
+const POLL_MS = 1_000;
+
+interface Job {
+  id: number;
+  table_id: number;
+  record_id: number;
+  reason: Reason;
+  attempts: number;
+  max_attempts: number;
+}
+
+/** Claims up to `n` ready jobs for `worker` (expired leases included: their worker died). */
+export async function claim(worker: string, n: number): Promise<Job[]> {
+  return await sql<Job[]>`
+    update public.engine_jobs j set locked_by = ${worker}, locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval,
+                                  attempts = j.attempts + 1
+    where j.id in (
+      select id from public.engine_jobs
+      where run_at <= now() and (locked_by is null or locked_until < now())
+      order by priority desc, run_at, id
+      limit ${n}
+      for update skip locked)
+    returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts`;
+}
+
+/** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
+export async function process(worker: string, job: Job): Promise<void> {
+  try {
+    await runPipeline({
+      id: job.id,
+      table_id: job.table_id,
+      record_id: job.record_id,
+      reason: job.reason,
+      attempts: job.attempts,
+    });
+    await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof RetryableError && job.attempts < job.max_attempts) {
+      const delayMs = config.engineBackoffMs * 2 ** (job.attempts - 1);
+      await sql`
+        update public.engine_jobs set locked_by = null, locked_until = null, last_error = ${message},
+          run_at = now() + ${`${delayMs} milliseconds`}::interval
+        where id = ${job.id} and locked_by = ${worker}`.catch(async () => {
+        // Another job for the record is already pending: that one will run the pipeline.
+        await sql`delete from public.engine_jobs where id = ${job.id}`;
+      });
+      return;
+    }
+    log.warn("pipeline job failed for good", {
+      job: job.id,
+      table: job.table_id,
+      record: job.record_id,
+      error: message,
+    });
+    await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
+  }
+}
+
+/** Claims and runs ready jobs until none are left; returns how many ran. */
+export async function drain(worker: string, concurrency = config.engineConcurrency): Promise<number> {
+  let ran = 0;
+  for (;;) {
+    const jobs = await claim(worker, concurrency);
+    if (jobs.length === 0) return ran;
+    await Promise.all(jobs.map((job) => process(worker, job)));
+    ran += jobs.length;
+  }
+}
+
+/** Starts a worker loop in this process; returns a function that stops it. */
+export async function startWorker(name = `worker-${crypto.randomUUID().slice(0, 8)}`): Promise<() => Promise<void>> {
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let running: Promise<unknown> = Promise.resolve();
+  const listener = await sql.listen("aitizer_jobs", () => wake?.());
+  const loop = async () => {
+    while (!stopped) {
+      try {
+        running = drain(name);
+        await running;
+      } catch (e) {
+        log.error("worker loop error", { worker: name, error: String(e) });
+      }
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  };
+  const done = loop();
+  return async () => {
+    stopped = true;
+    wake?.();
+    await listener.unlisten();
+    await done;
+  };
+}
