@@ -276,14 +276,21 @@ async function test() {
   });
 
   const port = Number(process.env.AITIZER_TEST_PORT ?? 54331);
-  const gw = startGateway(port, { AITIZER_LOG_LEVEL: "error" });
+  // Local fakes of outside services listen on AITIZER_TEST_FAKE_PORT; only they are allow-listed.
+  const fakePort = process.env.AITIZER_TEST_FAKE_PORT ?? "54340";
+  const gw = startGateway(port, {
+    AITIZER_LOG_LEVEL: "error",
+    AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${fakePort}`,
+    AITIZER_ENGINE_BACKOFF_MS: "20",
+    AITIZER_FORMULA_TIMEOUT_MS: "200",
+  });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/functions/v1/rest-api/health`);
     const only = process.argv.slice(3);
     step("deno test", deno, ["test", "-A", "--quiet", ...(only.length > 0 ? only : ["tests/"])], (out) => {
       const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(out);
       return m ? { name: "deno test", passed: Number(m[1]), failed: Number(m[2]) } : null;
-    }, gatewayEnv({ AITIZER_URL: `http://127.0.0.1:${port}` }));
+    }, gatewayEnv({ AITIZER_URL: `http://127.0.0.1:${port}`, AITIZER_TEST_FAKE_PORT: fakePort }));
   } finally {
     gw.kill("SIGTERM");
     await new Promise((r) => gw.once("exit", r));

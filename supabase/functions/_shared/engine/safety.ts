@@ -37,10 +37,15 @@ export function checkEngineConfig(table: TableShape, type: string, config: Confi
     throw badRequest(`Unknown column${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `{${n}}`).join(", ")}`);
   }
   if (type === "json_parser") {
-    const source = Number(config.jsonSourceColumnId);
-    if (source === self.id || !table.columns.some((c) => c.id === source)) {
-      throw badRequest(`jsonSourceColumnId: no other column ${source} in table ${table.id}`);
+    const ref = String(config.jsonSourceColumnId);
+    const id = /^(col_)?\d+$/.test(ref) ? Number(ref.replace("col_", "")) : undefined;
+    const source = table.columns.find((
+      c,
+    ) => (id !== undefined ? c.id === id : c.name.toLowerCase() === ref.toLowerCase()));
+    if (!source || source.id === self.id) {
+      throw badRequest(`jsonSourceColumnId: no other column '${ref}' in table ${table.id}`);
     }
+    config.jsonSourceColumnId = source.id; // stored as the id: renaming the source changes nothing
   }
   if (type !== "formula" && type !== "json_parser") return;
   if (tagRefs(type, config).some((n) => n.toLowerCase() === self.name.toLowerCase())) {

@@ -1,128 +1,83 @@
-// Formulas run in QuickJS (WASM), never in the function's own isolate: each evaluation has a
-// deadline and the runtime a memory cap, so an endless loop or a huge allocation fails that cell
-// with a clear error. A column's formula is compiled once per runtime, not per row.
-import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
+// Formulas run in QuickJS (WASM) inside a dedicated worker, never in the function's own isolate:
+// QuickJS enforces a deadline per evaluation and a memory cap per runtime; the worker adds a
+// watchdog — a worker that does not answer in time (stuck in native code) is terminated and
+// replaced. Either way the cell fails with a clear error and the process carries on.
 import { config } from "../config.ts";
+import type { SandboxReply, SandboxRequest } from "./sandbox_worker.ts";
 
 export class FormulaError extends Error {}
 
-interface Compiled {
-  key: string;
-  runtime: QuickJSRuntime;
-  context: QuickJSContext;
-  fn: QuickJSHandle;
+export { formulaFunction, formulaRefs } from "./quickjs.ts";
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
-const compiled = new Map<number, Compiled>();
-const MAX_COMPILED = 500;
+let worker: Worker | null = null;
+const pending = new Map<number, Pending>();
+let nextId = 0;
 
-/** `{Column Name}` references of a formula, in order of appearance. */
-export function formulaRefs(source: string): string[] {
-  return [...source.matchAll(/\{([^{}\n]{1,200})\}/g)].map((m) => m[1].trim()).filter((n) => !n.startsWith("$"));
+function start(): Worker {
+  const w = new Worker(new URL("./sandbox_worker.ts", import.meta.url).href, { type: "module" });
+  w.onmessage = (event: MessageEvent<SandboxReply>) => {
+    const reply = event.data;
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    clearTimeout(p.timer);
+    if ("error" in reply) p.reject(new FormulaError(reply.error));
+    else p.resolve(reply.value);
+  };
+  w.onerror = (event) => {
+    event.preventDefault();
+    restart(new FormulaError(`the formula sandbox failed: ${event.message}`));
+  };
+  return w;
 }
 
-/** The formula as a JS function of `row` (values by column name). */
-export function formulaFunction(source: string, mode: "expression" | "javascript"): string {
-  const body = source.replace(/\{([^{}\n]{1,200})\}/g, (_, name: string) => `row[${JSON.stringify(name.trim())}]`);
-  return mode === "javascript" ? `(function (row) {\n${body}\n})` : `(function (row) { return (${body}\n); })`;
-}
-
-function dispose(c: Compiled) {
-  try {
-    c.fn.dispose();
-    c.context.dispose();
-    c.runtime.dispose();
-  } catch { /* a runtime that failed hard may refuse to dispose cleanly */ }
-}
-
-async function compile(columnId: number, key: string, source: string, mode: "expression" | "javascript") {
-  const cached = compiled.get(columnId);
-  if (cached?.key === key) return cached;
-  if (cached) {
-    compiled.delete(columnId);
-    dispose(cached);
+/** Terminates the worker; every evaluation waiting on it fails with `error`. */
+function restart(error: Error) {
+  worker?.terminate();
+  worker = null;
+  for (const [id, p] of pending) {
+    clearTimeout(p.timer);
+    p.reject(error);
+    pending.delete(id);
   }
-  const quickjs = await getQuickJS();
-  const runtime = quickjs.newRuntime();
-  runtime.setMemoryLimit(config.formulaMemoryBytes);
-  runtime.setMaxStackSize(256 * 1024);
-  const context = runtime.newContext();
-  deadline(runtime);
-  const result = context.evalCode(formulaFunction(source, mode), `formula_${columnId}.js`);
-  if (result.error) {
-    const message = describe(context, result.error);
-    result.error.dispose();
-    context.dispose();
-    runtime.dispose();
-    throw new FormulaError(`formula does not compile: ${message}`);
-  }
-  const entry = { key, runtime, context, fn: result.value };
-  if (compiled.size >= MAX_COMPILED) {
-    const [oldestId, oldest] = compiled.entries().next().value!;
-    compiled.delete(oldestId);
-    dispose(oldest);
-  }
-  compiled.set(columnId, entry);
-  return entry;
-}
-
-function deadline(runtime: QuickJSRuntime) {
-  const until = Date.now() + config.formulaTimeoutMs;
-  runtime.setInterruptHandler(() => Date.now() > until);
-}
-
-function describe(context: QuickJSContext, error: QuickJSHandle): string {
-  const dumped = context.dump(error);
-  if (dumped && typeof dumped === "object" && "message" in dumped) {
-    const name = (dumped as { name?: string }).name;
-    const message = String((dumped as { message: unknown }).message);
-    if (name === "InternalError" && /interrupted/.test(message)) {
-      return `took longer than ${config.formulaTimeoutMs} ms`;
-    }
-    if (/out of memory/.test(message)) return `used more than ${config.formulaMemoryBytes} bytes of memory`;
-    return `${name ?? "Error"}: ${message}`;
-  }
-  return String(dumped);
 }
 
 /**
- * Evaluates a column's formula on one row. The key identifies the formula's version (compiled
- * again when it changes). Returns a JSON value; undefined, NaN and infinities become null.
+ * Evaluates a column's formula on one row (values by column name). `key` identifies the
+ * formula's version: it is compiled again when the key changes. Returns a JSON value.
  */
-export async function evaluateFormula(
+export function evaluateFormula(
   columnId: number,
   key: string,
   source: string,
   mode: "expression" | "javascript",
   row: Record<string, unknown>,
 ): Promise<unknown> {
-  const c = await compile(columnId, key, source, mode);
-  const { context, runtime } = c;
-  deadline(runtime);
-  const arg = context.evalCode(`(${JSON.stringify(row)})`);
-  if (arg.error) {
-    arg.error.dispose();
-    throw new FormulaError("the row could not be passed to the formula");
-  }
-  const result = context.callFunction(c.fn, context.undefined, arg.value);
-  arg.value.dispose();
-  if (result.error) {
-    const message = describe(context, result.error);
-    result.error.dispose();
-    if (/longer than|memory/.test(message)) {
-      // A runtime that ran out of time or memory is not reused.
-      compiled.delete(columnId);
-      dispose(c);
-    }
-    throw new FormulaError(message);
-  }
-  const value = context.dump(result.value);
-  result.value.dispose();
-  return normalise(value);
-}
-
-function normalise(value: unknown): unknown {
-  if (value === undefined) return null;
-  if (typeof value === "number" && !Number.isFinite(value)) return null;
-  return JSON.parse(JSON.stringify(value) ?? "null");
+  worker ??= start();
+  const id = ++nextId;
+  const request: SandboxRequest = {
+    id,
+    limits: { timeoutMs: config.formulaTimeoutMs, memoryBytes: config.formulaMemoryBytes },
+    columnId,
+    key,
+    source,
+    mode,
+    row,
+  };
+  return new Promise((resolve, reject) => {
+    // The watchdog: QuickJS interrupts JS itself at timeoutMs; this covers native code (and the
+    // evaluations queued behind it), with room for compilation.
+    const timer = setTimeout(
+      () => restart(new FormulaError(`took longer than ${config.formulaTimeoutMs} ms`)),
+      config.formulaTimeoutMs * 5 + 1_000,
+    );
+    pending.set(id, { resolve, reject, timer });
+    worker!.postMessage(request);
+  });
 }

@@ -4,11 +4,11 @@
 import { z } from "zod";
 import { CellError, type ColumnTypeImpl } from "../type.ts";
 
-/** Column ids may be given as numbers or as `col_<id>`; stored as numbers. */
-export const columnRef = z.union([
-  z.number().int().positive(),
-  z.string().regex(/^(col_)?\d{1,15}$/, "a column id or col_<id>").transform((s) => Number(s.replace("col_", ""))),
-]);
+/**
+ * A column of the same table: its id, `col_<id>`, or its name (resolved to the id when the column
+ * is saved, so earlier columns of a new table can be named).
+ */
+export const columnRef = z.union([z.number().int().positive(), z.string().trim().min(1).max(200)]);
 
 const CONDITION_OPS = [
   "equals",

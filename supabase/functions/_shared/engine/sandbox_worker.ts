@@ -1,0 +1,28 @@
+// The sandbox worker: formulas are evaluated here, off the function's own thread, so even time
+// spent inside QuickJS's native code cannot stall requests; the parent terminates a worker that
+// does not answer in time and starts a new one.
+/// <reference lib="deno.worker" />
+import { evaluateFormula, type Limits, setLimits } from "./quickjs.ts";
+
+export interface SandboxRequest {
+  id: number;
+  limits: Limits;
+  columnId: number;
+  key: string;
+  source: string;
+  mode: "expression" | "javascript";
+  row: Record<string, unknown>;
+}
+
+export type SandboxReply = { id: number; value: unknown } | { id: number; error: string };
+
+self.onmessage = async (event: MessageEvent<SandboxRequest>) => {
+  const r = event.data;
+  setLimits(r.limits);
+  try {
+    const value = await evaluateFormula(r.columnId, r.key, r.source, r.mode, r.row);
+    self.postMessage({ id: r.id, value } satisfies SandboxReply);
+  } catch (e) {
+    self.postMessage({ id: r.id, error: e instanceof Error ? e.message : String(e) } satisfies SandboxReply);
+  }
+};

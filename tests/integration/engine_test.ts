@@ -1,0 +1,241 @@
+// The automation engine end to end: a REST insert enqueues the row's pipeline in its own
+// transaction; the gateway's worker runs http_request (against a local fake) → json_parser →
+// formula; every column run is logged. Also: edits, conditions, run-actions, retries with
+// backoff, a worker that died mid-job, SSRF refusals, save-time safety, sandbox limits.
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { api, assertEnvelope, createWorkspace, db, test, uniq, type Workspace } from "../_helpers.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+// One fake "internet" server for this file, on the port the test gateway allow-lists.
+const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340);
+const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
+const routes = new Map<string, (req: Request) => Response | Promise<Response>>();
+const hits = new Map<string, Request[]>();
+Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, (req) => {
+  const path = new URL(req.url).pathname;
+  const handler = routes.get(path);
+  if (!handler) return new Response("unexpected request", { status: 599 }); // fail closed
+  hits.set(path, [...(hits.get(path) ?? []), req]);
+  return handler(req);
+});
+
+/** Polls (bounded) until `check` returns a value; the engine runs asynchronously. */
+async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const executions = (ws: Workspace, tableId: number, recordId: number) =>
+  api("GET", `/rest-api/tables/${tableId}/records/${recordId}/executions`, { token: ws.vibeToken });
+
+async function table(ws: Workspace, columns: unknown[]) {
+  const res = await api("POST", "/rest-api/tables", { token: ws.vibeToken, body: { name: `T${uniq()}`, columns } });
+  assertEquals(res.status, 201, JSON.stringify(res.body));
+  const key = (name: string) => res.body.columns.find((c: Any) => c.name === name).key as string;
+  return { ...res.body, key, path: `/rest-api/tables/${res.body.id}/records` };
+}
+
+test("http_request → json_parser → formula run after a REST insert, each logged; edits and conditions", async () => {
+  const id = uniq();
+  routes.set(`/lookup-${id}`, (req) => {
+    const name = new URL(req.url).searchParams.get("name");
+    return Response.json({ items: [{ price: 12.5, name }] });
+  });
+  const ws = await createWorkspace();
+  const t = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Fetch", type: "http_request", httpUrl: `${FAKE}/lookup-${id}?name={Name}` },
+    { name: "Price", type: "json_parser", jsonSourceColumnId: "Fetch", jsonPath: "items[0].price" },
+    { name: "Total", type: "formula", formula: "{Price} * 2" },
+    {
+      name: "Shout",
+      type: "formula",
+      formulaMode: "javascript",
+      formula: "return ({Name} || '').toUpperCase() + '!';",
+    },
+    {
+      name: "Only VIP",
+      type: "http_request",
+      httpUrl: `${FAKE}/never-${id}`,
+      conditions: [{ column: "Name", operator: "contains", value: "vip" }],
+    },
+  ]);
+  const created = await api("POST", t.path, { token: ws.vibeToken, body: { row_data: { Name: "Ada & Co" } } });
+  assertEquals(created.status, 201);
+  const rid = created.body.id;
+  const [job] = await db`select reason from public.engine_jobs where table_id = ${t.id} and record_id = ${rid}`;
+  assert(job === undefined || job.reason === "create", "the insert enqueued a create job");
+
+  const row = await until("the pipeline", async () => {
+    const r = await api("GET", `${t.path}/${rid}`, { token: ws.vibeToken });
+    return r.body.row_data[t.key("Total")] !== null ? r.body.row_data : null;
+  });
+  assertEquals(row[t.key("Fetch")], { items: [{ price: 12.5, name: "Ada & Co" }] });
+  assertEquals(row[t.key("Price")], 12.5);
+  assertEquals(row[t.key("Total")], 25);
+  assertEquals(row[t.key("Shout")], "ADA & CO!");
+  assertEquals(row[t.key("Only VIP")], null);
+  assertEquals(hits.get(`/lookup-${id}`)!.length, 1);
+  assertEquals(new URL(hits.get(`/lookup-${id}`)![0].url).search, "?name=Ada%20%26%20Co", "tags are URL-encoded");
+
+  const log = (await executions(ws, t.id, rid)).body.executions as Any[];
+  const byColumn = (name: string) => log.filter((e) => e.column_id === Number(t.key(name).slice(4)));
+  assertEquals(byColumn("Fetch")[0].status, "success");
+  assertEquals(byColumn("Fetch")[0].request.method, "GET");
+  assertEquals(byColumn("Fetch")[0].response.status, 200);
+  assertEquals(byColumn("Only VIP")[0].status, "skipped_condition");
+  assertEquals(byColumn("Total")[0].status, "success");
+
+  // An edit recomputes computed columns; http_request runs on edit only with executeOnEdit.
+  await api("PATCH", `${t.path}/${rid}`, { token: ws.vibeToken, body: { row_data: { Name: "Bob" } } });
+  await until("the edit's pipeline", async () => {
+    const r = await api("GET", `${t.path}/${rid}`, { token: ws.vibeToken });
+    return r.body.row_data[t.key("Shout")] === "BOB!";
+  });
+  assertEquals(hits.get(`/lookup-${id}`)!.length, 1, "no second call: executeOnEdit is off");
+  assertEquals(hits.get(`/never-${id}`), undefined);
+});
+
+test("run-actions answers with the seed's results; compute recomputes one cell", async () => {
+  const id = uniq();
+  let n = 0;
+  routes.set(`/count-${id}`, () => Response.json({ n: ++n }));
+  const ws = await createWorkspace();
+  const t = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Ping", type: "http_request", httpUrl: `${FAKE}/count-${id}`, executeOnCreate: false },
+    { name: "Double", type: "formula", formula: "({Ping} ? {Ping}.n : 0) * 2" },
+  ]);
+  const rid = (await api("POST", t.path, { token: ws.vibeToken, body: { row_data: { Name: "x" } } })).body.id;
+  const ran = await api("POST", `/rest-api/tables/${t.id}/run-actions`, {
+    token: ws.vibeToken,
+    body: { record_ids: [rid], column_ids: [t.key("Ping")] },
+  });
+  assertEquals(ran.status, 200, JSON.stringify(ran.body));
+  const ping = ran.body.results.find((r: Any) => r.column_id === Number(t.key("Ping").slice(4)));
+  assertEquals([ping.record_id, ping.success], [rid, true]);
+  const double = ran.body.results.find((r: Any) => r.column_id === Number(t.key("Double").slice(4)));
+  assertEquals(double.result, n * 2);
+
+  const computed = await api("POST", `/rest-api/tables/${t.id}/records/${rid}/compute/Double`, { token: ws.vibeToken });
+  assertEquals(computed.body.value, n * 2);
+  assertEnvelope(
+    await api("POST", `/rest-api/tables/${t.id}/records/${rid}/compute/Name`, { token: ws.vibeToken }),
+    400,
+  );
+  assertEnvelope(
+    await api("POST", `/rest-api/tables/${t.id}/run-actions`, { token: ws.vibeToken, body: { record_ids: [999999] } }),
+    404,
+  );
+  assertEnvelope(await api("POST", `/rest-api/tables/${t.id}/run-actions`, { token: ws.vibeToken, body: {} }), 400);
+});
+
+test("retryable failures back off and retry; a job whose worker died is picked up again", async () => {
+  const id = uniq();
+  let calls = 0;
+  routes.set(
+    `/flaky-${id}`,
+    () => (++calls <= 2 ? new Response("busy", { status: 503 }) : Response.json({ ok: calls })),
+  );
+  const ws = await createWorkspace();
+  const t = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Call", type: "http_request", httpUrl: `${FAKE}/flaky-${id}` },
+  ]);
+  const rid = (await api("POST", t.path, { token: ws.vibeToken, body: { row_data: { Name: "x" } } })).body.id;
+  await until("the third attempt", async () => {
+    const r = await api("GET", `${t.path}/${rid}`, { token: ws.vibeToken });
+    return r.body.row_data[t.key("Call")]?.ok === 3;
+  });
+  const log = (await executions(ws, t.id, rid)).body.executions as Any[];
+  assertEquals(log.map((e) => [e.status, e.attempt]).reverse(), [["failed", 1], ["failed", 2], ["success", 3]]);
+  assertMatch(log[2].error, /HTTP 503.*will retry/);
+
+  // A worker claimed this job and died: its lease ran out; another worker completes it.
+  const rid2 = (await db`insert into ${db("public." + t.pg_table_name)} (${db(t.key("Name"))}) values ('y')
+                         returning id`)[0].id;
+  await db`update public.engine_jobs set locked_by = 'dead-worker', locked_until = now() - interval '1 second',
+           attempts = 1 where table_id = ${t.id} and record_id = ${rid2}`;
+  await db`select pg_notify('aitizer_jobs', '')`;
+  await until("the orphaned job", async () => {
+    const [row] = await db`select ${db(t.key("Call"))} as v from ${db("public." + t.pg_table_name)} where id = ${rid2}`;
+    return row.v !== null;
+  });
+  assertEquals((await db`select count(*)::int as n from public.engine_jobs where table_id = ${t.id}`)[0].n, 0);
+});
+
+test("outbound requests to private addresses fail the cell, logged; nothing is fetched", async () => {
+  const ws = await createWorkspace();
+  const t = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Meta", type: "http_request", httpUrl: "http://169.254.169.254/latest/meta-data/{Name}" },
+    { name: "Local", type: "http_request", httpUrl: "http://localhost:54322/" },
+  ]);
+  const rid = (await api("POST", t.path, { token: ws.vibeToken, body: { row_data: { Name: "iam" } } })).body.id;
+  const log = await until("the refusals", async () => {
+    const l = (await executions(ws, t.id, rid)).body.executions as Any[];
+    return l.length >= 2 ? l : null;
+  });
+  for (const e of log) {
+    assertEquals(e.status, "failed");
+    assertMatch(e.error, /only public addresses may be called/);
+  }
+});
+
+test("save-time safety: unknown references, self-reference and cycles are 400s; sandbox limits fail the cell", async () => {
+  const ws = await createWorkspace();
+  const t = await table(ws, [{ name: "A", type: "number" }, { name: "F", type: "formula", formula: "{A} + 1" }]);
+  const col = (body: unknown) => api("POST", `/rest-api/tables/${t.id}/columns`, { token: ws.vibeToken, body });
+  assertMatch(
+    (await col({ name: "G", type: "formula", formula: "{Nope} + 1" })).body.error.message,
+    /Unknown column \{Nope\}/,
+  );
+  assertMatch((await col({ name: "G", type: "formula", formula: "{G} + 1" })).body.error.message, /own column/);
+  const g = await col({ name: "G", type: "formula", formula: "{F} * 2" });
+  assertEquals(g.status, 201);
+  const cycle = await api("PATCH", `/rest-api/tables/${t.id}/columns/${t.key("F")}`, {
+    token: ws.vibeToken,
+    body: { formula: "{G} + 1" },
+  });
+  assertEnvelope(cycle, 400);
+  assertMatch(cycle.body.error.message, /Circular reference: F → G → F/);
+  assertMatch(
+    (await col({ name: "H", type: "http_request", httpUrl: "https://x.example/{Missing}" })).body.error.message,
+    /Missing/,
+  );
+  assertMatch(
+    (await col({ name: "J", type: "json_parser", jsonSourceColumnId: 999999, jsonPath: "a" })).body.error.message,
+    /jsonSourceColumnId/,
+  );
+  assertEnvelope(
+    await api("PATCH", `/rest-api/tables/${t.id}/columns/${t.key("A")}`, {
+      token: ws.vibeToken,
+      body: { type: "formula", formula: "1" },
+    }),
+    400,
+  );
+
+  const spin = await col({ name: "Spin", type: "formula", formulaMode: "javascript", formula: "while (true) {}" });
+  const hog = await col({
+    name: "Hog",
+    type: "formula",
+    formulaMode: "javascript",
+    formula: "const a = []; while (true) a.push(new Array(1e5).fill(1));",
+  });
+  assertEquals([spin.status, hog.status], [201, 201]);
+  const rid = (await api("POST", t.path, { token: ws.vibeToken, body: { row_data: { A: 1 } } })).body.id;
+  const slow = await api("POST", `/rest-api/tables/${t.id}/records/${rid}/compute/Spin`, { token: ws.vibeToken });
+  assertEnvelope(slow, 400);
+  assertMatch(slow.body.error.message, /took longer than/);
+  const big = await api("POST", `/rest-api/tables/${t.id}/records/${rid}/compute/Hog`, { token: ws.vibeToken });
+  assertMatch(big.body.error.message, /memory|took longer than/);
+  const ok = await api("POST", `/rest-api/tables/${t.id}/records/${rid}/compute/G`, { token: ws.vibeToken });
+  assertEquals(ok.body.value, 4, "the gateway survived both");
+});
