@@ -239,3 +239,87 @@ test("save-time safety: unknown references, self-reference and cycles are 400s; 
   const ok = await api("POST", `/rest-api/tables/${t.id}/records/${rid}/compute/G`, { token: ws.vibeToken });
   assertEquals(ok.body.value, 4, "the gateway survived both");
 });
+
+test("cross-table actions: create, fetch, a delay, then update by filter; a chain back to its record stops", async () => {
+  const ws = await createWorkspace();
+  const orders = await table(ws, [{ name: "Customer", type: "text" }, { name: "Total", type: "number" }]);
+  const people = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Spend", type: "number" },
+    {
+      name: "Open order",
+      type: "create_record",
+      targetTableId: orders.id,
+      fieldMappings: { Customer: "{Name}", Total: "{Spend}" },
+    },
+    {
+      name: "Orders",
+      type: "fetch_records",
+      targetTableId: orders.id,
+      filters: { field: "Customer", op: "eq", value: "{Name}" },
+    },
+    { name: "Wait", type: "delay", delaySeconds: 1 },
+    {
+      name: "Close",
+      type: "update_record",
+      targetTableId: orders.id,
+      filters: { field: "Customer", op: "eq", value: "{Name}" },
+      fieldMappings: { Total: 0 },
+    },
+  ]);
+  const rid = (await api("POST", people.path, { token: ws.vibeToken, body: { row_data: { Name: "Ada", Spend: 42 } } }))
+    .body.id;
+  const row = await until("the pipeline to pass the delay", async () => {
+    const r = await api("GET", `${people.path}/${rid}`, { token: ws.vibeToken });
+    return r.body.row_data[people.key("Close")] !== null ? r.body.row_data : null;
+  });
+  assertEquals(row[people.key("Orders")].map((o: Any) => [o.Customer, o.Total]), [["Ada", 42]]);
+  assertEquals(row[people.key("Close")].updated, 1);
+  const [order] = (await api("GET", orders.path, { token: ws.vibeToken })).body.records;
+  assertEquals([order.row_data[orders.key("Customer")], order.row_data[orders.key("Total")]], ["Ada", 0]);
+  const log = (await executions(ws, people.id, rid)).body.executions as Any[];
+  const wait = log.find((e) => e.column_id === Number(people.key("Wait").slice(4)));
+  assertEquals(wait.response, { resumes_in_seconds: 1 });
+  assert(
+    log.findIndex((e) => e.column_id === Number(people.key("Close").slice(4))) <
+      log.findIndex((e) => e.column_id === Number(people.key("Wait").slice(4))),
+    "Close ran after Wait (the log is newest first)",
+  );
+
+  // A column that updates its own record: the chain comes back to it and stops, logged.
+  const loopy = await table(ws, [{ name: "Name", type: "text" }, { name: "N", type: "number" }]);
+  const self = await api("POST", `/rest-api/tables/${loopy.id}/columns`, {
+    token: ws.vibeToken,
+    body: {
+      name: "Bump",
+      type: "update_record",
+      targetTableId: loopy.id,
+      filters: { field: "Name", op: "eq", value: "{Name}" },
+      fieldMappings: { N: 1 },
+    },
+  });
+  assertEquals(self.status, 201, JSON.stringify(self.body));
+  const lid = (await api("POST", loopy.path, { token: ws.vibeToken, body: { row_data: { Name: "x" } } })).body.id;
+  const stopped = await until("the loop guard", async () => {
+    const l = (await executions(ws, loopy.id, lid)).body.executions as Any[];
+    return l.find((e) => e.status === "failed") ?? null;
+  });
+  assertMatch(stopped.error, /chain came back/);
+
+  assertEnvelope(
+    await api("POST", `/rest-api/tables/${people.id}/columns`, {
+      token: ws.vibeToken,
+      body: { name: "Bad", type: "create_record", targetTableId: orders.id, fieldMappings: { Nope: "{Name}" } },
+    }),
+    400,
+  );
+  const other = await createWorkspace();
+  const theirs = await table(other, [{ name: "X", type: "text" }]);
+  assertEnvelope(
+    await api("POST", `/rest-api/tables/${people.id}/columns`, {
+      token: ws.vibeToken,
+      body: { name: "Steal", type: "fetch_records", targetTableId: theirs.id },
+    }),
+    400,
+  );
+});

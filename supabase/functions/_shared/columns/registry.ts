@@ -8,7 +8,16 @@ import { date } from "./types/date.ts";
 import { file } from "./types/file.ts";
 import { multiSelect, singleSelect } from "./types/select.ts";
 import { relation, userReference } from "./types/references.ts";
-import { formula, httpRequest, jsonParser } from "./types/engine.ts";
+import {
+  createRecordAction,
+  delay,
+  deleteRecordAction,
+  fetchRecordsAction,
+  formula,
+  httpRequest,
+  jsonParser,
+  updateRecordAction,
+} from "./types/engine.ts";
 
 export const DATA_TYPES = [
   "text",
@@ -23,7 +32,14 @@ export const DATA_TYPES = [
 ] as const;
 
 export const COMPUTED_TYPES = ["formula", "json_parser"] as const;
-export const ACTION_TYPES = ["http_request"] as const;
+export const ACTION_TYPES = [
+  "http_request",
+  "create_record",
+  "update_record",
+  "delete_record",
+  "fetch_records",
+  "delay",
+] as const;
 
 export const COLUMN_TYPES = [...DATA_TYPES, ...COMPUTED_TYPES, ...ACTION_TYPES] as const;
 export type ColumnType = typeof COLUMN_TYPES[number];
@@ -41,6 +57,11 @@ export const registry: Record<ColumnType, ColumnTypeImpl> = {
   formula,
   json_parser: jsonParser,
   http_request: httpRequest,
+  create_record: createRecordAction,
+  update_record: updateRecordAction,
+  delete_record: deleteRecordAction,
+  fetch_records: fetchRecordsAction,
+  delay,
 };
 
 export function isColumnType(value: string): value is ColumnType {

@@ -48,6 +48,17 @@ async function checkConfig(
   self: { id: number; name: string },
 ) {
   checkEngineConfig(table, type, config, self);
+  if ("targetTableId" in config) {
+    const target = Number(config.targetTableId);
+    const [row] = await tx<{ columns: string[] }[]>`
+      select coalesce((select array_agg(lower(c.name)) || array_agg('col_' || c.id) || array_agg(c.id::text)
+                       from public.app_columns c where c.table_id = t.id), '{}') as columns
+      from public.app_tables t where t.id = ${target} and t.workspace_id = ${table.workspace_id}`;
+    if (!row) throw badRequest(`targetTableId: no table ${target} in this workspace`);
+    const unknown = Object.keys((config.fieldMappings ?? {}) as Record<string, unknown>)
+      .filter((k) => !row.columns.includes(k.toLowerCase()));
+    if (unknown.length > 0) throw badRequest(`fieldMappings: table ${target} has no column ${unknown.join(", ")}`);
+  }
   if (type === "relation") {
     const target = Number(config.relationTableId);
     const [row] = await tx<{ id: number }[]>`

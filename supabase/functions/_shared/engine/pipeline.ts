@@ -8,6 +8,9 @@ import { typeOf } from "../columns/registry.ts";
 import { sql, type Tx } from "../db/client.ts";
 import { guardedFetch, OutboundRefused } from "../net/guarded_fetch.ts";
 import type { TableShape } from "../tables/meta.ts";
+import { loadShape } from "./loader.ts";
+import { runCrossTable } from "./crosstable.ts";
+export { loadShape };
 import { toApiRecord } from "../records/values.ts";
 import { evaluateFormula, FormulaError } from "./sandbox.ts";
 import { asJson, extractPath, renderJson, renderText, TemplateError, type TemplateScope } from "./templates.ts";
@@ -22,6 +25,10 @@ export interface PipelineJob {
   attempts?: number;
   /** Manual runs may name the action columns to run (computed columns always compute). */
   column_ids?: number[] | null;
+  /** Records the chain that led here passed through ("<table>:<record>"). */
+  chain?: string[];
+  /** A parked job resumes after this (delay) column. */
+  resume_after?: number | null;
 }
 
 export interface ColumnResult {
@@ -46,19 +53,6 @@ interface Execution {
 }
 
 // ---------------------------------------------------------------------------------------------
-export async function loadShape(tx: Tx | typeof sql, tableId: number): Promise<TableShape | null> {
-  const [row] = await tx<{ meta: TableShape }[]>`
-    select json_build_object(
-      'id', t.id, 'workspace_id', t.workspace_id, 'name', t.name, 'icon', t.icon,
-      'pg_table_name', t.pg_table_name, 'created_at', t.created_at, 'updated_at', t.updated_at,
-      'columns', coalesce((select json_agg(c order by c.position, c.id) from (
-        select id, table_id, name, type, position, required, options, config, default_value, ai_populates,
-               ai_purpose, pg_type, created_at, updated_at
-        from public.app_columns where table_id = t.id) c), '[]')) as meta
-    from public.app_tables t where t.id = ${tableId}`;
-  return row?.meta ?? null;
-}
-
 /** The row's values by column name, as the API shows them. */
 function valuesByName(table: TableShape, row: Record<string, unknown>): Record<string, unknown> {
   const api = toApiRecord(table, row);
@@ -80,11 +74,21 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
   const executions: Execution[] = [];
   const results: ColumnResult[] = [];
   let retry: RetryableError | null = null;
+  let park: { seconds: number; columnId: number } | null = null;
+  const here = `${table.id}:${job.record_id}`;
+  const chain = [...(job.chain ?? []), here];
+  const looped = (job.chain ?? []).includes(here);
+  let resuming = job.resume_after !== null && job.resume_after !== undefined &&
+    table.columns.some((c) => c.id === job.resume_after);
 
   for (const column of table.columns) {
     const impl = typeOf(column.type);
     if (impl.family === "data") continue;
-    if (retry) break;
+    if (resuming) {
+      if (column.id === job.resume_after) resuming = false;
+      continue;
+    }
+    if (retry || park) break;
     const manualPick = job.column_ids && impl.family === "action" && !job.column_ids.includes(column.id);
     if (manualPick) continue;
     const started = performance.now();
@@ -107,12 +111,24 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
       });
     };
 
+    if (impl.family === "action" && looped) {
+      record("failed", {
+        error: `the chain came back to record ${here} (${chain.join(" → ")}); stopped instead of looping`,
+      });
+      break;
+    }
     if (impl.family === "action" && !shouldRun(column, job.reason, values)) {
       record("skipped_condition", {});
       continue;
     }
+    if (column.type === "delay") {
+      const seconds = Number(column.config.delaySeconds);
+      park = { seconds, columnId: column.id };
+      record("success", { response: { resumes_in_seconds: seconds } });
+      break;
+    }
     try {
-      const { value, request, response } = await runColumn(column, values, table);
+      const { value, request, response } = await runColumn(column, values, table, chain);
       values[column.name] = value;
       writes.set(`col_${column.id}`, value);
       record("success", { request, response: response ?? value });
@@ -148,8 +164,31 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
           as e(column_id bigint, status text, request jsonb, response jsonb, error text, duration_ms numeric)`;
     }
   });
+  if (park) await parkJob(job, table.workspace_id, park);
   if (retry) throw retry;
   return results;
+}
+
+/** A delay: the job (or, for a run on demand, a new one) waits, then resumes after the column. */
+async function parkJob(
+  job: PipelineJob,
+  workspaceId: number,
+  park: { seconds: number; columnId: number },
+) {
+  const runAt = sql`now() + ${`${park.seconds} seconds`}::interval`;
+  const jobId = job.id;
+  if (jobId !== undefined) {
+    await sql`update public.engine_jobs set locked_by = null, locked_until = null, attempts = 0,
+                run_at = ${runAt}, resume_after = ${park.columnId}
+              where id = ${jobId}`.catch(async () => {
+      // The record was written again meanwhile: its pending job runs the whole pipeline anew.
+      await sql`delete from public.engine_jobs where id = ${jobId}`;
+    });
+  } else {
+    await sql`insert into public.engine_jobs (workspace_id, table_id, record_id, reason, chain, run_at, resume_after)
+              values (${workspaceId}, ${job.table_id}, ${job.record_id}, 'manual', ${job.chain ?? []}, ${runAt},
+                      ${park.columnId})`;
+  }
 }
 
 function join(tx: Tx | typeof sql, parts: Fragment[]): Fragment {
@@ -212,6 +251,7 @@ export async function runColumn(
   column: Column,
   values: Record<string, unknown>,
   table: TableShape,
+  chain: string[] = [],
 ): Promise<ColumnOutcome> {
   const cfg = column.config as Record<string, unknown>;
   switch (column.type) {
@@ -238,6 +278,11 @@ export async function runColumn(
     }
     case "http_request":
       return await httpRequest(cfg, { row: values });
+    case "create_record":
+    case "update_record":
+    case "delete_record":
+    case "fetch_records":
+      return await runCrossTable(column, { row: values }, { workspaceId: table.workspace_id, chain });
     default:
       throw new Error(`${column.type} columns are not supported by this engine version`);
   }

@@ -18,6 +18,17 @@ function tagRefs(type: string, config: Config): string[] {
     ];
     return texts.flatMap((t) => (typeof t === "string" ? formulaRefs(t) : []));
   }
+  if (["create_record", "update_record", "delete_record", "fetch_records"].includes(type)) {
+    const strings: string[] = [];
+    const collect = (v: unknown) => {
+      if (typeof v === "string") strings.push(v);
+      else if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === "object") Object.values(v).forEach(collect);
+    };
+    collect(config.fieldMappings);
+    collect(config.filters);
+    return strings.flatMap(formulaRefs);
+  }
   return [];
 }
 

@@ -16,6 +16,8 @@ interface Job {
   reason: Reason;
   attempts: number;
   max_attempts: number;
+  chain: string[];
+  resume_after: number | null;
 }
 
 /** Claims up to `n` ready jobs for `worker` (expired leases included: their worker died). */
@@ -29,7 +31,7 @@ export async function claim(worker: string, n: number): Promise<Job[]> {
       order by priority desc, run_at, id
       limit ${n}
       for update skip locked)
-    returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts`;
+    returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after`;
 }
 
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
@@ -41,6 +43,8 @@ export async function process(worker: string, job: Job): Promise<void> {
       record_id: job.record_id,
       reason: job.reason,
       attempts: job.attempts,
+      chain: job.chain,
+      resume_after: job.resume_after,
     });
     await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
   } catch (e) {

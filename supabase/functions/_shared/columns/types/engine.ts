@@ -92,3 +92,43 @@ export const httpRequest: ColumnTypeImpl = {
   sortable: false,
   writable: false,
 };
+
+const targetTable = z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/).transform(Number)]);
+const fieldMappings = z.record(z.string().min(1), z.unknown());
+const crossTable = (type: string, extra: z.ZodRawShape, operators: ColumnTypeImpl["operators"]) => ({
+  family: "action" as const,
+  configSchema: z.object({ targetTableId: targetTable, ...extra, ...triggerSettings }),
+  pgType: () => "jsonb" as const,
+  coerce: readOnly(type),
+  serialize: stored,
+  operators,
+  sortable: false,
+  writable: false,
+});
+
+export const createRecordAction: ColumnTypeImpl = crossTable("create_record", { fieldMappings }, ["empty", "nempty"]);
+export const updateRecordAction: ColumnTypeImpl = crossTable(
+  "update_record",
+  { fieldMappings, filters: z.unknown() },
+  ["empty", "nempty"],
+);
+export const deleteRecordAction: ColumnTypeImpl = crossTable("delete_record", { filters: z.unknown() }, [
+  "empty",
+  "nempty",
+]);
+export const fetchRecordsAction: ColumnTypeImpl = crossTable(
+  "fetch_records",
+  { filters: z.unknown().optional(), fetchLimit: z.number().int().min(1).max(1000).optional() },
+  ["empty", "nempty"],
+);
+
+export const delay: ColumnTypeImpl = {
+  family: "action",
+  configSchema: z.object({ delaySeconds: z.number().int().min(1).max(7 * 86_400), ...triggerSettings }),
+  pgType: () => "jsonb",
+  coerce: readOnly("delay"),
+  serialize: stored,
+  operators: ["empty", "nempty"],
+  sortable: false,
+  writable: false,
+};
