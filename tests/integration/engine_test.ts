@@ -323,3 +323,87 @@ test("cross-table actions: create, fetch, a delay, then update by filter; a chai
     400,
   );
 });
+
+test("the whole pipeline: http_request → json_parser → formula → create_record → loop (http_request, delay, update_record)", async () => {
+  const id = uniq();
+  routes.set(`/quote-${id}`, () => Response.json({ price: 10, tags: ["a", "b", "c"] }));
+  const notified: unknown[] = [];
+  routes.set(`/notify-${id}`, async (req) => {
+    notified.push(await req.json());
+    return Response.json({ ok: true });
+  });
+  const ws = await createWorkspace();
+  const invoices = await table(ws, [
+    { name: "Sku", type: "text" },
+    { name: "Amount", type: "number" },
+    { name: "Note", type: "text" },
+  ]);
+  const items = await table(ws, [
+    { name: "Sku", type: "text" },
+    { name: "Quote", type: "http_request", httpUrl: `${FAKE}/quote-${id}?sku={Sku}` },
+    { name: "Price", type: "json_parser", jsonSourceColumnId: "Quote", jsonPath: "price" },
+    { name: "Total", type: "formula", formula: "{Price} * 3" },
+    {
+      name: "Invoice",
+      type: "create_record",
+      targetTableId: invoices.id,
+      fieldMappings: { Sku: "{Sku}", Amount: "{Total}" },
+    },
+    { name: "Tags", type: "json_parser", jsonSourceColumnId: "Quote", jsonPath: "tags" },
+    { name: "Each", type: "loop", loopSourceColumnId: "Tags" },
+    {
+      name: "Notify",
+      type: "http_request",
+      httpMethod: "POST",
+      httpUrl: `${FAKE}/notify-${id}`,
+      httpBody: '{"tag": "{$item}", "i": {$index}, "sku": "{Sku}", "note": "say \\"{Sku}\\""}',
+    },
+    { name: "Pause", type: "delay", delaySeconds: 1 },
+    {
+      name: "Mark",
+      type: "update_record",
+      targetTableId: invoices.id,
+      filters: { field: "Sku", op: "eq", value: "{Sku}" },
+      fieldMappings: { Note: "{$item}" },
+    },
+  ]);
+  const created = await api("POST", items.path, { token: ws.vibeToken, body: { row_data: { Sku: 'X"1' } } });
+  assertEquals(created.status, 201);
+  const rid = created.body.id;
+  const row = await until("the whole pipeline", async () => {
+    const r = await api("GET", `${items.path}/${rid}`, { token: ws.vibeToken });
+    return r.body.row_data[items.key("Mark")] !== null ? r.body.row_data : null;
+  }, 30_000);
+  const cell = (name: string) => row[items.key(name)];
+  assertEquals(cell("Quote"), { price: 10, tags: ["a", "b", "c"] });
+  assertEquals([cell("Price"), cell("Total")], [10, 30]);
+  assertEquals(cell("Invoice").table_id, invoices.id);
+  assertEquals(cell("Tags"), ["a", "b", "c"]);
+  assertEquals(cell("Each"), { items: 3 });
+  assertEquals(cell("Notify"), [{ ok: true }, { ok: true }, { ok: true }]);
+  assertEquals(cell("Pause"), [null, null, null]);
+  assertEquals(cell("Mark").map((m: Any) => m.updated), [1, 1, 1]);
+  assertEquals(notified, ["a", "b", "c"].map((tag, i) => ({ tag, i, sku: 'X"1', note: 'say "X"1"' })));
+
+  const [invoice] = (await api("GET", invoices.path, { token: ws.vibeToken })).body.records;
+  assertEquals(
+    [
+      invoice.row_data[invoices.key("Sku")],
+      invoice.row_data[invoices.key("Amount")],
+      invoice.row_data[invoices.key("Note")],
+    ],
+    ['X"1', 30, "c"],
+  );
+  const log = (await executions(ws, items.id, rid)).body.executions as Any[];
+  for (const name of ["Quote", "Price", "Total", "Invoice", "Tags", "Each", "Notify", "Pause", "Mark"]) {
+    const e = log.find((x) => x.column_id === Number(items.key(name).slice(4)));
+    assertEquals(e?.status, "success", `${name}: ${JSON.stringify(e)}`);
+  }
+  assertEnvelope(
+    await api("POST", `/rest-api/tables/${items.id}/columns`, {
+      token: ws.vibeToken,
+      body: { name: "Inner", type: "loop", loopSourceColumnId: "Tags" },
+    }),
+    400,
+  );
+});

@@ -16,6 +16,7 @@ import {
   formula,
   httpRequest,
   jsonParser,
+  loop,
   updateRecordAction,
 } from "./types/engine.ts";
 
@@ -38,6 +39,7 @@ export const ACTION_TYPES = [
   "update_record",
   "delete_record",
   "fetch_records",
+  "loop",
   "delay",
 ] as const;
 
@@ -61,6 +63,7 @@ export const registry: Record<ColumnType, ColumnTypeImpl> = {
   update_record: updateRecordAction,
   delete_record: deleteRecordAction,
   fetch_records: fetchRecordsAction,
+  loop,
   delay,
 };
 

@@ -17,6 +17,9 @@ import { asJson, extractPath, renderJson, renderText, TemplateError, type Templa
 
 export type Reason = "create" | "edit" | "manual";
 
+/** Items a loop runs its columns for, at most. */
+const MAX_LOOP_ITEMS = 500;
+
 export interface PipelineJob {
   id?: number;
   table_id: number;
@@ -75,6 +78,67 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
   const results: ColumnResult[] = [];
   let retry: RetryableError | null = null;
   let park: { seconds: number; columnId: number } | null = null;
+
+  /**
+   * A loop: item by item, every column to its right runs in order with {$item} and {$index};
+   * each cell collects the per-item results. A delay in the loop pauses between items.
+   */
+  const runLoop = async (items: unknown[], inside: Column[]): Promise<RetryableError | null> => {
+    const columns = inside.filter((c) => {
+      const family = typeOf(c.type).family;
+      return family !== "data" && !(job.column_ids && family === "action" && !job.column_ids.includes(c.id));
+    });
+    const collected = new Map<number, unknown[]>(columns.map((c) => [c.id, []]));
+    const errors = new Map<number, string[]>(columns.map((c) => [c.id, []]));
+    const started = performance.now();
+    let failure: RetryableError | null = null;
+    items: for (let i = 0; i < items.length; i++) {
+      const scoped: Record<string, unknown> = { ...values, $item: items[i], $index: i };
+      for (const c of columns) {
+        let value: unknown = null;
+        if (c.type === "delay") {
+          if (i < items.length - 1) await pause(Number(c.config.delaySeconds));
+        } else if (typeOf(c.type).family === "action" && !shouldRun(c, job.reason, scoped)) {
+          value = null;
+        } else {
+          try {
+            value = (await runColumn(c, scoped, table, chain, { item: items[i], index: i })).value;
+          } catch (e) {
+            if (e instanceof RetryableError) {
+              failure = e;
+              break items;
+            }
+            errors.get(c.id)!.push(`item ${i}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        scoped[c.name] = value;
+        collected.get(c.id)!.push(value);
+      }
+    }
+    for (const c of columns) {
+      const list = collected.get(c.id)!;
+      const failed = errors.get(c.id)!;
+      values[c.name] = list;
+      writes.set(`col_${c.id}`, list);
+      executions.push({
+        column_id: c.id,
+        status: failure || failed.length > 0 ? "failed" : "success",
+        request: { items: items.length },
+        response: list,
+        error: failure ? `${failure.message} (will retry)` : failed.length > 0 ? failed.slice(0, 5).join("; ") : null,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      });
+      results.push({
+        record_id: job.record_id,
+        column_id: c.id,
+        success: !failure && failed.length === 0,
+        status: failure || failed.length > 0 ? "failed" : "success",
+        result: list,
+        ...(failed.length > 0 ? { error: failed[0] } : {}),
+      });
+    }
+    return failure;
+  };
   const here = `${table.id}:${job.record_id}`;
   const chain = [...(job.chain ?? []), here];
   const looped = (job.chain ?? []).includes(here);
@@ -127,6 +191,21 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
       record("success", { response: { resumes_in_seconds: seconds } });
       break;
     }
+    if (column.type === "loop") {
+      const source = table.columns.find((c) => c.id === Number(column.config.loopSourceColumnId));
+      const items = asJson(source ? values[source.name] : null);
+      if (!Array.isArray(items)) {
+        record("failed", { error: `loop: '${source?.name ?? "?"}' does not hold a list` });
+        break; // the columns to its right run per item: with no list, they do not run
+      }
+      const list = items.slice(0, MAX_LOOP_ITEMS);
+      const value = { items: list.length, ...(items.length > MAX_LOOP_ITEMS ? { truncated_from: items.length } : {}) };
+      values[column.name] = value;
+      writes.set(`col_${column.id}`, value);
+      record("success", { response: value });
+      retry = await runLoop(list, table.columns.slice(table.columns.indexOf(column) + 1));
+      break;
+    }
     try {
       const { value, request, response } = await runColumn(column, values, table, chain);
       values[column.name] = value;
@@ -168,6 +247,9 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
   if (retry) throw retry;
   return results;
 }
+
+/** An in-loop delay: a pause between items (at most a minute, checked when the column is saved). */
+const pause = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000));
 
 /** A delay: the job (or, for a run on demand, a new one) waits, then resumes after the column. */
 async function parkJob(
@@ -252,7 +334,9 @@ export async function runColumn(
   values: Record<string, unknown>,
   table: TableShape,
   chain: string[] = [],
+  item?: { item: unknown; index: number },
 ): Promise<ColumnOutcome> {
+  const scope: TemplateScope = { row: values, ...item };
   const cfg = column.config as Record<string, unknown>;
   switch (column.type) {
     case "formula": {
@@ -277,12 +361,12 @@ export async function runColumn(
       return { value: extractPath(asJson(values[source.name]), String(cfg.jsonPath)) };
     }
     case "http_request":
-      return await httpRequest(cfg, { row: values });
+      return await httpRequest(cfg, scope);
     case "create_record":
     case "update_record":
     case "delete_record":
     case "fetch_records":
-      return await runCrossTable(column, { row: values }, { workspaceId: table.workspace_id, chain });
+      return await runCrossTable(column, scope, { workspaceId: table.workspace_id, chain });
     default:
       throw new Error(`${column.type} columns are not supported by this engine version`);
   }

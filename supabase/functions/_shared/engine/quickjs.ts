@@ -33,7 +33,14 @@ export function formulaRefs(source: string): string[] {
 
 /** The formula as a JS function of `row` (values by column name). */
 export function formulaFunction(source: string, mode: "expression" | "javascript"): string {
-  const body = source.replace(/\{([^{}\n]{1,200})\}/g, (_, name: string) => `row[${JSON.stringify(name.trim())}]`);
+  const body = source.replace(/\{([^{}\n]{1,200})\}/g, (_, raw: string) => {
+    const name = raw.trim();
+    // {$item}, {$item.field.sub} and {$index} inside a loop; every other tag is a column.
+    const item = /^\$item((?:\.[^.]+)*)$/.exec(name);
+    if (item) return `row["$item"]${item[1].split(".").slice(1).map((k) => `?.[${JSON.stringify(k)}]`).join("")}`;
+    if (name === "$index") return `row["$index"]`;
+    return `row[${JSON.stringify(name)}]`;
+  });
   return mode === "javascript" ? `(function (row) {\n${body}\n})` : `(function (row) { return (${body}\n); })`;
 }
 

@@ -47,6 +47,28 @@ export function checkEngineConfig(table: TableShape, type: string, config: Confi
   if (unknown.length > 0) {
     throw badRequest(`Unknown column${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `{${n}}`).join(", ")}`);
   }
+  if (type === "loop" || type === "delay") {
+    const loops = table.columns.filter((c) => c.type === "loop" && c.id !== self.id);
+    if (type === "loop" && loops.length > 0) {
+      throw badRequest(`A loop cannot be nested in a loop: '${loops[0].name}' already runs the columns to its right`);
+    }
+    if (type === "delay" && loops.length > 0 && Number(config.delaySeconds) > 60) {
+      throw badRequest(
+        `delaySeconds: inside the loop '${loops[0].name}' a delay pauses between items, for at most 60 seconds`,
+      );
+    }
+  }
+  if (type === "loop") {
+    const ref = String(config.loopSourceColumnId);
+    const id = /^(col_)?\d+$/.test(ref) ? Number(ref.replace("col_", "")) : undefined;
+    const source = table.columns.find((
+      c,
+    ) => (id !== undefined ? c.id === id : c.name.toLowerCase() === ref.toLowerCase()));
+    if (!source || source.id === self.id) {
+      throw badRequest(`loopSourceColumnId: no other column '${ref}' in table ${table.id}`);
+    }
+    config.loopSourceColumnId = source.id;
+  }
   if (type === "json_parser") {
     const ref = String(config.jsonSourceColumnId);
     const id = /^(col_)?\d+$/.test(ref) ? Number(ref.replace("col_", "")) : undefined;

@@ -36,6 +36,11 @@ export async function claim(worker: string, n: number): Promise<Job[]> {
 
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
 export async function process(worker: string, job: Job): Promise<void> {
+  // A long job (a loop with pauses, slow endpoints) keeps its lease while it is alive.
+  const heartbeat = setInterval(() => {
+    sql`update public.engine_jobs set locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval
+        where id = ${job.id} and locked_by = ${worker}`.catch(() => {});
+  }, (LEASE_SECONDS / 3) * 1000);
   try {
     await runPipeline({
       id: job.id,
@@ -67,6 +72,8 @@ export async function process(worker: string, job: Job): Promise<void> {
       error: message,
     });
     await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
+  } finally {
+    clearInterval(heartbeat);
   }
 }
 

@@ -132,3 +132,15 @@ export const delay: ColumnTypeImpl = {
   sortable: false,
   writable: false,
 };
+
+/** Iterates an array: every column to its right runs once per item ({$item}, {$index}). */
+export const loop: ColumnTypeImpl = {
+  family: "action",
+  configSchema: z.object({ loopSourceColumnId: columnRef, ...triggerSettings }),
+  pgType: () => "jsonb",
+  coerce: readOnly("loop"),
+  serialize: stored,
+  operators: ["empty", "nempty"],
+  sortable: false,
+  writable: false,
+};
