@@ -407,3 +407,98 @@ test("the whole pipeline: http_request → json_parser → formula → create_re
     400,
   );
 });
+
+test("rollups follow the rows they read; a new or changed formula recomputes the table in the background", async () => {
+  const ws = await createWorkspace();
+  const orders = await table(ws, [{ name: "Amount", type: "number" }, { name: "Item", type: "text" }]);
+  const batch = await api("POST", `${orders.path}/batch`, {
+    token: ws.vibeToken,
+    body: { records: [10, 20, 40].map((Amount, i) => ({ row_data: { Amount, Item: `i${i}` } })) },
+  });
+  const [o1, o2, o3] = batch.body.created.map((c: Any) => c.id);
+  const customers = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Orders", type: "relation", relationTableId: orders.id },
+    {
+      name: "Spent",
+      type: "rollup",
+      rollupRelationColumnId: "Orders",
+      rollupTargetColumnId: "Amount",
+      rollupAggregator: "sum",
+    },
+    {
+      name: "Count",
+      type: "rollup",
+      rollupRelationColumnId: "Orders",
+      rollupTargetColumnId: "Amount",
+      rollupAggregator: "count",
+    },
+    {
+      name: "Items",
+      type: "rollup",
+      rollupRelationColumnId: "Orders",
+      rollupTargetColumnId: "Item",
+      rollupAggregator: "concat",
+    },
+  ]);
+  const cid = (await api("POST", customers.path, {
+    token: ws.vibeToken,
+    body: { row_data: { Name: "Ada", Orders: [o1, o2] } },
+  })).body.id;
+  const cell = async (name: string) =>
+    (await api("GET", `${customers.path}/${cid}`, { token: ws.vibeToken })).body.row_data[customers.key(name)];
+  await until("the rollups", async () => (await cell("Spent")) === 30);
+  assertEquals([await cell("Count"), await cell("Items")], [2, "i0, i1"]);
+
+  // A related row changes: the rollup follows (a recompute job, computed columns only).
+  await api("PATCH", `${orders.path}/${o2}`, { token: ws.vibeToken, body: { row_data: { Amount: 25 } } });
+  await until("the rollup after an edit of a related row", async () => (await cell("Spent")) === 35);
+  // Linking another row, then deleting one (which unlinks it everywhere).
+  await api("PATCH", `${customers.path}/${cid}`, { token: ws.vibeToken, body: { row_data: { Orders: [o1, o2, o3] } } });
+  await until("the rollup after linking", async () => (await cell("Spent")) === 75);
+  await api("DELETE", `${orders.path}/${o1}`, { token: ws.vibeToken });
+  await until("the rollup after a delete", async () => (await cell("Spent")) === 65);
+  assertEnvelope(
+    await api("POST", `/rest-api/tables/${customers.id}/columns`, {
+      token: ws.vibeToken,
+      body: {
+        name: "Bad",
+        type: "rollup",
+        rollupRelationColumnId: "Orders",
+        rollupTargetColumnId: "Item",
+        rollupAggregator: "sum",
+      },
+    }),
+    400,
+  );
+
+  // 250 rows, then a formula: every row gets its value, batch by batch.
+  const prices = await table(ws, [{ name: "Price", type: "number" }]);
+  await api("POST", `${prices.path}/batch`, {
+    token: ws.vibeToken,
+    body: { records: Array.from({ length: 250 }, (_, i) => ({ row_data: { Price: i } })) },
+  });
+  const double = await api("POST", `/rest-api/tables/${prices.id}/columns`, {
+    token: ws.vibeToken,
+    body: { name: "Double", type: "formula", formula: "{Price} * 2" },
+  });
+  assertEquals(double.status, 201);
+  const pt = db(`public.${prices.pg_table_name}`);
+  await until("the backfill", async () => {
+    const [r] = await db`select count(*)::int as n from ${pt} where ${db(`col_${double.body.id}`)} = to_jsonb(${
+      db("col_" + prices.key("Price").slice(4))
+    } * 2)`;
+    return r.n === 250;
+  });
+  await until(
+    "the backfill job to finish",
+    async () => (await db`select 1 from public.engine_jobs where table_id = ${prices.id}`).length === 0,
+  );
+  // Progress shows on the column while a backfill runs (a job held by another worker here).
+  await db`insert into public.engine_jobs (workspace_id, table_id, record_id, reason, column_id, progress, locked_by, locked_until)
+           values (${ws.id}, ${prices.id}, 100, 'backfill', ${double.body.id}, '{"done": 100, "total": 250}', 'elsewhere',
+                   now() + interval '1 hour')`;
+  const shown = await api("GET", `/rest-api/tables/${prices.id}/columns/${double.body.id}`, { token: ws.vibeToken });
+  assertEquals(shown.body.recompute, { done: 100, total: 250, running: true });
+  await db`delete from public.engine_jobs where table_id = ${prices.id}`;
+});

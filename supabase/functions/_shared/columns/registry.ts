@@ -17,6 +17,7 @@ import {
   httpRequest,
   jsonParser,
   loop,
+  rollup,
   updateRecordAction,
 } from "./types/engine.ts";
 
@@ -32,7 +33,7 @@ export const DATA_TYPES = [
   "relation",
 ] as const;
 
-export const COMPUTED_TYPES = ["formula", "json_parser"] as const;
+export const COMPUTED_TYPES = ["formula", "json_parser", "rollup"] as const;
 export const ACTION_TYPES = [
   "http_request",
   "create_record",
@@ -58,6 +59,7 @@ export const registry: Record<ColumnType, ColumnTypeImpl> = {
   relation,
   formula,
   json_parser: jsonParser,
+  rollup,
   http_request: httpRequest,
   create_record: createRecordAction,
   update_record: updateRecordAction,

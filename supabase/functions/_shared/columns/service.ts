@@ -2,7 +2,7 @@
 // adds, drops and indexes it). Type changes convert stored values here, or are refused.
 import type { Principal } from "../auth/principal.ts";
 import type { Tx } from "../db/client.ts";
-import { asOwner } from "../db/client.ts";
+import { asOwner, sql } from "../db/client.ts";
 import { badRequest, conflict, notFound } from "../http/errors.ts";
 import { findColumn, type TableMeta, withTable } from "../tables/meta.ts";
 import { scrubColumnFromViews } from "../views/service.ts";
@@ -48,6 +48,21 @@ async function checkConfig(
   self: { id: number; name: string },
 ) {
   checkEngineConfig(table, type, config, self);
+  if (type === "rollup") {
+    const relation = table.columns.find((c) => c.id === Number(config.rollupRelationColumnId))!;
+    const ref = String(config.rollupTargetColumnId);
+    const [target] = await tx<{ id: number; type: string }[]>`
+      select id, type from public.app_columns
+      where table_id = ${Number(relation.config.relationTableId)} and pg_type is not null
+        and (id::text = ${ref.replace(/^col_/, "")} or lower(name) = lower(${ref}))
+      order by (id::text = ${ref.replace(/^col_/, "")}) desc limit 1`;
+    if (!target) throw badRequest(`rollupTargetColumnId: the linked table has no column '${ref}'`);
+    const numeric = ["sum", "avg"].includes(String(config.rollupAggregator));
+    if (numeric && !["number", "formula", "rollup", "json_parser"].includes(target.type)) {
+      throw badRequest(`rollupAggregator: ${config.rollupAggregator} needs a number column, not ${target.type}`);
+    }
+    config.rollupTargetColumnId = target.id;
+  }
   if ("targetTableId" in config) {
     const target = Number(config.targetTableId);
     const [row] = await tx<{ columns: string[] }[]>`
@@ -134,12 +149,26 @@ export function createColumn(p: Principal, tableId: number, body: unknown) {
 // ---------------------------------------------------------------------------------------------
 // Read
 // ---------------------------------------------------------------------------------------------
-export function listColumns(p: Principal, tableId: number) {
-  return withTable(p, tableId, "see", (_tx, table) => Promise.resolve(table.columns.map(toApiColumn)));
+export async function listColumns(p: Principal, tableId: number) {
+  const columns = await withTable(p, tableId, "see", (_tx, table) => Promise.resolve(table.columns));
+  return await withRecompute(tableId, columns);
 }
 
-export function getColumn(p: Principal, tableId: number, columnId: string | number) {
-  return withTable(p, tableId, "see", (_tx, table) => Promise.resolve(toApiColumn(columnOf(table, columnId))));
+/** Computed columns being recomputed in the background show their progress. */
+async function withRecompute(tableId: number, columns: Column[]) {
+  const api = columns.map(toApiColumn);
+  if (!columns.some((c) => typeOf(c.type).family === "computed")) return api;
+  const running = await sql<{ column_id: number; progress: { done: number; total: number | null } }[]>`
+    select column_id, progress from public.engine_jobs where table_id = ${tableId} and reason = 'backfill'`;
+  return api.map((c) => {
+    const job = running.find((r) => r.column_id === c.id);
+    return job ? { ...c, recompute: { ...job.progress, running: true } } : c;
+  });
+}
+
+export async function getColumn(p: Principal, tableId: number, columnId: string | number) {
+  const column = await withTable(p, tableId, "see", (_tx, table) => Promise.resolve(columnOf(table, columnId)));
+  return (await withRecompute(tableId, [column]))[0];
 }
 
 /** A column of the table by id, col_<id> or name (as everywhere else in the API). */

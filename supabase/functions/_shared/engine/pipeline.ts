@@ -15,7 +15,7 @@ import { toApiRecord } from "../records/values.ts";
 import { evaluateFormula, FormulaError } from "./sandbox.ts";
 import { asJson, extractPath, renderJson, renderText, TemplateError, type TemplateScope } from "./templates.ts";
 
-export type Reason = "create" | "edit" | "manual";
+export type Reason = "create" | "edit" | "manual" | "recompute";
 
 /** Items a loop runs its columns for, at most. */
 const MAX_LOOP_ITEMS = 500;
@@ -32,6 +32,8 @@ export interface PipelineJob {
   chain?: string[];
   /** A parked job resumes after this (delay) column. */
   resume_after?: number | null;
+  /** Background recomputation: only failures are logged. */
+  quiet?: boolean;
 }
 
 export interface ColumnResult {
@@ -153,6 +155,7 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
       continue;
     }
     if (retry || park) break;
+    if (job.reason === "recompute" && impl.family !== "computed") continue; // related rows changed
     const manualPick = job.column_ids && impl.family === "action" && !job.column_ids.includes(column.id);
     if (manualPick) continue;
     const started = performance.now();
@@ -233,13 +236,14 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
       );
       await tx`update ${tx(`public.${table.pg_table_name}`)} set ${join(tx, sets)} where id = ${job.record_id}`;
     }
-    if (executions.length > 0) {
+    const logged = job.quiet ? executions.filter((e) => e.status !== "success") : executions;
+    if (logged.length > 0) {
       await tx`
         insert into public.column_executions
           (workspace_id, table_id, record_id, column_id, job_id, status, request, response, error, duration_ms, attempt)
         select ${table.workspace_id}, ${table.id}, ${job.record_id}, e.column_id, ${job.id ?? null}, e.status,
                e.request, e.response, e.error, e.duration_ms, ${job.attempts ?? 1}
-        from jsonb_to_recordset(${JSON.stringify(executions)}::text::jsonb)
+        from jsonb_to_recordset(${JSON.stringify(logged)}::text::jsonb)
           as e(column_id bigint, status text, request jsonb, response jsonb, error text, duration_ms numeric)`;
     }
   });
@@ -355,6 +359,8 @@ export async function runColumn(
         throw e;
       }
     }
+    case "rollup":
+      return { value: await rollupValue(column, values, table) };
     case "json_parser": {
       const source = table.columns.find((c) => c.id === Number(cfg.jsonSourceColumnId));
       if (!source) throw new Error(`json_parser: source column ${cfg.jsonSourceColumnId} no longer exists`);
@@ -434,4 +440,38 @@ async function httpRequest(cfg: Record<string, unknown>, scope: TemplateScope): 
     // Network failures are worth another try.
     throw Object.assign(new RetryableError((e as Error).message), { request: shown });
   }
+}
+
+const AGGREGATE: Record<string, string> = {
+  sum: "sum(v::float8)",
+  avg: "avg(v::float8)",
+  min: "min(v)",
+  max: "max(v)",
+  count: "count(v)",
+  count_distinct: "count(distinct v)",
+  concat: "string_agg(v #>> '{}', ', ' order by id)",
+};
+
+/** The aggregate of the target column over the rows the relation column links to. */
+async function rollupValue(column: Column, values: Record<string, unknown>, table: TableShape): Promise<unknown> {
+  const cfg = column.config;
+  const relation = table.columns.find((c) => c.id === Number(cfg.rollupRelationColumnId));
+  if (!relation) throw new Error("rollup: its relation column no longer exists");
+  const target = await loadShape(sql, Number(relation.config.relationTableId));
+  const targetColumn = target?.columns.find((c) => c.id === Number(cfg.rollupTargetColumnId));
+  if (!target || !targetColumn) throw new Error("rollup: its target column no longer exists");
+  const ids = (values[relation.name] ?? []) as number[];
+  const aggregate = AGGREGATE[String(cfg.rollupAggregator)];
+  if (!aggregate) throw new Error(`rollup: unknown aggregator ${cfg.rollupAggregator}`);
+  const [row] = await sql<{ value: unknown }[]>`
+    select ${sql.unsafe(aggregate)} as value
+    from (select id, to_jsonb(${
+    sql(targetColumn.pg_type === "jsonb" ? `col_${targetColumn.id}` : `col_${targetColumn.id}`)
+  }) as v
+          from ${sql(`public.${target.pg_table_name}`)} where id = any(${ids}::bigint[])) r
+    where v is not null and v <> 'null'::jsonb`;
+  const value = row?.value ?? null;
+  return typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value) && cfg.rollupAggregator !== "concat"
+    ? Number(value)
+    : value;
 }

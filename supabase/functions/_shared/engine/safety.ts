@@ -58,6 +58,17 @@ export function checkEngineConfig(table: TableShape, type: string, config: Confi
       );
     }
   }
+  if (type === "rollup") {
+    const ref = String(config.rollupRelationColumnId);
+    const id = /^(col_)?\d+$/.test(ref) ? Number(ref.replace("col_", "")) : undefined;
+    const relation = table.columns.find((
+      c,
+    ) => (id !== undefined ? c.id === id : c.name.toLowerCase() === ref.toLowerCase()));
+    if (!relation || relation.type !== "relation") {
+      throw badRequest(`rollupRelationColumnId: '${ref}' is not a relation column of table ${table.id}`);
+    }
+    config.rollupRelationColumnId = relation.id;
+  }
   if (type === "loop") {
     const ref = String(config.loopSourceColumnId);
     const id = /^(col_)?\d+$/.test(ref) ? Number(ref.replace("col_", "")) : undefined;

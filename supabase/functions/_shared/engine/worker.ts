@@ -4,20 +4,23 @@
 import { config } from "../config.ts";
 import { sql } from "../db/client.ts";
 import { log } from "../log.ts";
-import { type Reason, RetryableError, runPipeline } from "./pipeline.ts";
+import { loadShape, type Reason, RetryableError, runPipeline } from "./pipeline.ts";
 
 const LEASE_SECONDS = 120;
+/** Records a backfill recomputes per claim, so other jobs interleave. */
+const BACKFILL_BATCH = 200;
 const POLL_MS = 1_000;
 
 interface Job {
   id: number;
   table_id: number;
   record_id: number;
-  reason: Reason;
+  reason: Reason | "backfill";
   attempts: number;
   max_attempts: number;
   chain: string[];
   resume_after: number | null;
+  progress: { done: number; total: number | null } | null;
 }
 
 /** Claims up to `n` ready jobs for `worker` (expired leases included: their worker died). */
@@ -31,7 +34,7 @@ export async function claim(worker: string, n: number): Promise<Job[]> {
       order by priority desc, run_at, id
       limit ${n}
       for update skip locked)
-    returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after`;
+    returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after, j.progress`;
 }
 
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
@@ -42,6 +45,7 @@ export async function process(worker: string, job: Job): Promise<void> {
         where id = ${job.id} and locked_by = ${worker}`.catch(() => {});
   }, (LEASE_SECONDS / 3) * 1000);
   try {
+    if (job.reason === "backfill") return await backfill(worker, job);
     await runPipeline({
       id: job.id,
       table_id: job.table_id,
@@ -75,6 +79,36 @@ export async function process(worker: string, job: Job): Promise<void> {
   } finally {
     clearInterval(heartbeat);
   }
+}
+
+/**
+ * A computed column was added or changed: recompute its table in batches, the cursor in
+ * record_id and {done, total} in progress (shown on the column while it runs).
+ */
+async function backfill(worker: string, job: Job): Promise<void> {
+  const table = await loadShape(sql, job.table_id);
+  if (!table) {
+    await sql`delete from public.engine_jobs where id = ${job.id}`;
+    return;
+  }
+  const t = sql(`public.${table.pg_table_name}`);
+  const total = job.progress?.total ?? (await sql<{ n: number }[]>`select count(*)::int as n from ${t}`)[0].n;
+  const ids = await sql<{ id: number }[]>`
+    select id from ${t} where id > ${job.record_id} order by id limit ${BACKFILL_BATCH}`;
+  for (const { id } of ids) {
+    await runPipeline({ table_id: table.id, record_id: id, reason: "recompute", quiet: true }).catch((e) => {
+      if (!(e instanceof RetryableError)) throw e;
+    });
+  }
+  const done = (job.progress?.done ?? 0) + ids.length;
+  if (ids.length < BACKFILL_BATCH) {
+    await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker} and record_id = ${job.record_id}`;
+    return;
+  }
+  await sql`
+    update public.engine_jobs set record_id = ${ids[ids.length - 1].id}, locked_by = null, locked_until = null,
+      attempts = 0, run_at = now(), progress = ${JSON.stringify({ done, total })}::text::jsonb
+    where id = ${job.id} and locked_by = ${worker} and record_id = ${job.record_id}`;
 }
 
 /** Claims and runs ready jobs until none are left; returns how many ran. */

@@ -144,3 +144,21 @@ export const loop: ColumnTypeImpl = {
   sortable: false,
   writable: false,
 };
+
+export const ROLLUP_AGGREGATORS = ["sum", "avg", "min", "max", "count", "count_distinct", "concat"] as const;
+
+/** Aggregates a column of the rows a relation column links to; kept current as they change. */
+export const rollup: ColumnTypeImpl = {
+  family: "computed",
+  configSchema: z.object({
+    rollupRelationColumnId: columnRef,
+    rollupTargetColumnId: columnRef,
+    rollupAggregator: z.enum(ROLLUP_AGGREGATORS),
+  }),
+  pgType: () => "jsonb",
+  coerce: readOnly("rollup"),
+  serialize: stored,
+  operators: ["eq", "neq", "gt", "gte", "lt", "lte", "contains", "empty", "nempty"],
+  sortable: true,
+  writable: false,
+};
