@@ -279,7 +279,7 @@ async function test() {
   // Local fakes of outside services listen on AITIZER_TEST_FAKE_PORT; only they are allow-listed.
   const fakePort = process.env.AITIZER_TEST_FAKE_PORT ?? "54340";
   const gw = startGateway(port, {
-    AITIZER_LOG_LEVEL: "error",
+    AITIZER_LOG_LEVEL: process.env.AITIZER_LOG_LEVEL ?? "error",
     AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${fakePort}`,
     AITIZER_ENGINE_BACKOFF_MS: "20",
     AITIZER_FORMULA_TIMEOUT_MS: "200",

@@ -54,7 +54,8 @@ begin
     end loop;
   end if;
 
-  if not (tg_op = 'UPDATE' and pg_catalog.current_setting('aitizer.engine_write', true) = 'on')
+  -- (current_setting is null in a session that never set it: coalesce, or the test is null.)
+  if not (tg_op = 'UPDATE' and coalesce(pg_catalog.current_setting('aitizer.engine_write', true), '') = 'on')
      and exists (
        select 1 from public.app_columns c
        where c.table_id = app_table

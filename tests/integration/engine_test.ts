@@ -75,7 +75,7 @@ test("http_request → json_parser → formula run after a REST insert, each log
 
   const row = await until("the pipeline", async () => {
     const r = await api("GET", `${t.path}/${rid}`, { token: ws.vibeToken });
-    return r.body.row_data[t.key("Total")] !== null ? r.body.row_data : null;
+    return r.body.row_data[t.key("Total")] === 25 ? r.body.row_data : null;
   });
   assertEquals(row[t.key("Fetch")], { items: [{ price: 12.5, name: "Ada & Co" }] });
   assertEquals(row[t.key("Price")], 12.5);

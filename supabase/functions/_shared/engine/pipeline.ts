@@ -66,8 +66,24 @@ function valuesByName(table: TableShape, row: Record<string, unknown>): Record<s
   return byName;
 }
 
-/** Runs the pipeline of one record; writes its results; returns what each column did. */
+/**
+ * Runs the pipeline of one record; writes its results; returns what each column did. Pipelines of
+ * one record never overlap (a session advisory lock on a reserved connection): a background
+ * recomputation cannot write values computed from a row another run is changing.
+ */
 export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
+  const lock = await sql.reserve();
+  const key = `aitizer:${job.table_id}:${job.record_id}`;
+  try {
+    await lock`select pg_advisory_lock(hashtextextended(${key}, 0))`;
+    return await runLocked(job);
+  } finally {
+    await lock`select pg_advisory_unlock(hashtextextended(${key}, 0))`.catch(() => {});
+    lock.release();
+  }
+}
+
+async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
   const table = await loadShape(sql, job.table_id);
   if (!table) return [];
   const t = sql(`public.${table.pg_table_name}`);

@@ -16,13 +16,22 @@ interface Pending {
 }
 
 let worker: Worker | null = null;
+let ready: Promise<void> = Promise.resolve();
+let failReady: (e: Error) => void = () => {};
 const pending = new Map<number, Pending>();
 let nextId = 0;
 
 function start(): Worker {
   const w = new Worker(new URL("./sandbox_worker.ts", import.meta.url).href, { type: "module" });
+  let markReady: () => void;
+  ready = new Promise((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  ready.catch(() => {}); // observed by the evaluations that await it
   w.onmessage = (event: MessageEvent<SandboxReply>) => {
     const reply = event.data;
+    if ("ready" in reply) return markReady();
     const p = pending.get(reply.id);
     if (!p) return;
     pending.delete(reply.id);
@@ -41,6 +50,7 @@ function start(): Worker {
 function restart(error: Error) {
   worker?.terminate();
   worker = null;
+  failReady(error);
   for (const [id, p] of pending) {
     clearTimeout(p.timer);
     p.reject(error);
@@ -52,7 +62,7 @@ function restart(error: Error) {
  * Evaluates a column's formula on one row (values by column name). `key` identifies the
  * formula's version: it is compiled again when the key changes. Returns a JSON value.
  */
-export function evaluateFormula(
+export async function evaluateFormula(
   columnId: number,
   key: string,
   source: string,
@@ -60,6 +70,9 @@ export function evaluateFormula(
   row: Record<string, unknown>,
 ): Promise<unknown> {
   worker ??= start();
+  const current = worker;
+  await ready;
+  if (worker !== current || !worker) throw new FormulaError("the formula sandbox restarted; try again");
   const id = ++nextId;
   const request: SandboxRequest = {
     id,
@@ -70,7 +83,7 @@ export function evaluateFormula(
     mode,
     row,
   };
-  return new Promise((resolve, reject) => {
+  return await new Promise((resolve, reject) => {
     // The watchdog: QuickJS interrupts JS itself at timeoutMs; this covers native code (and the
     // evaluations queued behind it), with room for compilation.
     const timer = setTimeout(

@@ -2,6 +2,7 @@
 // spent inside QuickJS's native code cannot stall requests; the parent terminates a worker that
 // does not answer in time and starts a new one.
 /// <reference lib="deno.worker" />
+import { getQuickJS } from "quickjs-emscripten";
 import { evaluateFormula, type Limits, setLimits } from "./quickjs.ts";
 
 export interface SandboxRequest {
@@ -14,7 +15,7 @@ export interface SandboxRequest {
   row: Record<string, unknown>;
 }
 
-export type SandboxReply = { id: number; value: unknown } | { id: number; error: string };
+export type SandboxReply = { id: number; value: unknown } | { id: number; error: string } | { ready: true };
 
 self.onmessage = async (event: MessageEvent<SandboxRequest>) => {
   const r = event.data;
@@ -26,3 +27,8 @@ self.onmessage = async (event: MessageEvent<SandboxRequest>) => {
     self.postMessage({ id: r.id, error: e instanceof Error ? e.message : String(e) } satisfies SandboxReply);
   }
 };
+
+// Loading the WASM module takes a moment (more on a busy machine); the parent starts its
+// watchdog only once the worker says it is ready.
+await getQuickJS();
+self.postMessage({ ready: true } satisfies SandboxReply);
