@@ -7,6 +7,7 @@
 //   node scripts/stack.mjs demo-env   shell lines with the local demo credentials
 //   node scripts/stack.mjs stop       stop the project-owned Postgres cluster
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -196,12 +197,24 @@ export function setup() {
 // ---------------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------------
+/** The key that encrypts stored secrets: the environment's, or one made once for this checkout. */
+function secretsKey() {
+  if (process.env.AITIZER_SECRETS_KEY) return process.env.AITIZER_SECRETS_KEY;
+  const file = join(LOCAL, "secrets-key");
+  if (!existsSync(file)) {
+    mkdirSync(LOCAL, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  }
+  return readFileSync(file, "utf8").trim();
+}
+
 export function gatewayEnv(extra = {}) {
   return {
     ...process.env,
     DATABASE_URL: DB_URL,
     SUPABASE_URL: process.env.SUPABASE_URL ?? "http://localhost:54321",
     SUPABASE_JWT_SECRET: process.env.SUPABASE_JWT_SECRET ?? DEMO.jwtSecret,
+    AITIZER_SECRETS_KEY: secretsKey(),
     ...extra,
   };
 }
@@ -278,11 +291,26 @@ async function test() {
   const port = Number(process.env.AITIZER_TEST_PORT ?? 54331);
   // Local fakes of outside services listen on AITIZER_TEST_FAKE_PORT; only they are allow-listed.
   const fakePort = process.env.AITIZER_TEST_FAKE_PORT ?? "54340";
+  // Fakes of OpenAI, Stripe, Slack, Telegram and Resend (tests/fakes/providers.ts) answer here.
+  const providerPort = process.env.AITIZER_TEST_PROVIDER_PORT ?? "54341";
+  const providers = `http://127.0.0.1:${providerPort}`;
+  const testEnv = {
+    AITIZER_TEST_FAKE_PORT: fakePort,
+    AITIZER_TEST_PROVIDER_PORT: providerPort,
+    AITIZER_WORKER_SECRET: "test-worker-secret",
+    AITIZER_PLATFORM_OPENAI_KEY: "good-platform-key",
+  };
   const gw = startGateway(port, {
+    ...testEnv,
     AITIZER_LOG_LEVEL: process.env.AITIZER_LOG_LEVEL ?? "error",
-    AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${fakePort}`,
+    AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${fakePort},127.0.0.1:${providerPort}`,
     AITIZER_ENGINE_BACKOFF_MS: "20",
     AITIZER_FORMULA_TIMEOUT_MS: "200",
+    AITIZER_OPENAI_BASE_URL: `${providers}/openai/v1`,
+    AITIZER_STRIPE_API_BASE: providers,
+    AITIZER_SLACK_API_BASE: `${providers}/slack/api`,
+    AITIZER_TELEGRAM_API_BASE: `${providers}/telegram`,
+    AITIZER_RESEND_API_BASE: `${providers}/resend`,
   });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/functions/v1/rest-api/health`);
@@ -290,7 +318,7 @@ async function test() {
     step("deno test", deno, ["test", "-A", "--quiet", ...(only.length > 0 ? only : ["tests/"])], (out) => {
       const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(out);
       return m ? { name: "deno test", passed: Number(m[1]), failed: Number(m[2]) } : null;
-    }, gatewayEnv({ AITIZER_URL: `http://127.0.0.1:${port}`, AITIZER_TEST_FAKE_PORT: fakePort }));
+    }, gatewayEnv({ AITIZER_URL: `http://127.0.0.1:${port}`, ...testEnv }));
   } finally {
     gw.kill("SIGTERM");
     await new Promise((r) => gw.once("exit", r));

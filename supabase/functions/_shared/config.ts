@@ -49,4 +49,20 @@ export const config = {
   engineWorker: env("AITIZER_ENGINE_WORKER") !== "false",
   /** Browser origins allowed to call the MCP server (comma-separated, or *); non-browser clients send none. */
   mcpAllowedOrigins: (env("AITIZER_MCP_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+  /** Key of the pgcrypto encryption of credentials and column secrets (set it once; changing it loses them). */
+  secretsKey: env("AITIZER_SECRETS_KEY"),
+  /** The platform's own OpenAI key, for columns in credentialMode platform_llm (metered per workspace). */
+  platformOpenAiKey: env("AITIZER_PLATFORM_OPENAI_KEY"),
+  /** Shared secret the action-worker function requires (pg_net sends it; see private.engine_settings). */
+  workerSecret: env("AITIZER_WORKER_SECRET"),
+  /** How long one action-worker invocation drains the queue before it answers. */
+  workerBudgetMs: int("AITIZER_WORKER_BUDGET_MS", 50_000),
+  /** Provider endpoints: the real ones by default; tests point them at local fakes. */
+  providers: {
+    openai: env("AITIZER_OPENAI_BASE_URL") ?? "https://api.openai.com/v1",
+    stripe: env("AITIZER_STRIPE_API_BASE") ?? "https://api.stripe.com",
+    slack: env("AITIZER_SLACK_API_BASE") ?? "https://slack.com/api",
+    telegram: env("AITIZER_TELEGRAM_API_BASE") ?? "https://api.telegram.org",
+    resend: env("AITIZER_RESEND_API_BASE") ?? "https://api.resend.com",
+  },
 };

@@ -15,6 +15,7 @@ import {
   fetchRecordsAction,
   formula,
   httpRequest,
+  integrationAction,
   jsonParser,
   loop,
   rollup,
@@ -36,6 +37,7 @@ export const DATA_TYPES = [
 export const COMPUTED_TYPES = ["formula", "json_parser", "rollup"] as const;
 export const ACTION_TYPES = [
   "http_request",
+  "action",
   "create_record",
   "update_record",
   "delete_record",
@@ -61,6 +63,7 @@ export const registry: Record<ColumnType, ColumnTypeImpl> = {
   json_parser: jsonParser,
   rollup,
   http_request: httpRequest,
+  action: integrationAction,
   create_record: createRecordAction,
   update_record: updateRecordAction,
   delete_record: deleteRecordAction,

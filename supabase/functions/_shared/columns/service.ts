@@ -10,6 +10,8 @@ import { convertColumn } from "./convert.ts";
 import { type ColumnType, registry, typeOf } from "./registry.ts";
 import { type ColumnInput, parseColumnBody } from "./schemas.ts";
 import { checkEngineConfig } from "../engine/safety.ts";
+import { checkActionConfig } from "../integrations/column.ts";
+import { hasSecrets, seal, storeSecrets } from "../integrations/secrets.ts";
 import { CellError, type Column } from "./type.ts";
 
 const COLUMN_FIELDS = `id, table_id, name, type, position, required, options, config, default_value, ai_populates,
@@ -48,6 +50,7 @@ async function checkConfig(
   self: { id: number; name: string },
 ) {
   checkEngineConfig(table, type, config, self);
+  if (type === "action") await checkActionConfig(tx, table, config);
   if (type === "rollup") {
     const relation = table.columns.find((c) => c.id === Number(config.rollupRelationColumnId))!;
     const ref = String(config.rollupTargetColumnId);
@@ -112,6 +115,8 @@ export async function insertColumn(tx: Tx, table: TableMeta, input: ColumnInput)
   const impl = registry[type];
   await checkConfig(tx, table, type, input.config, { id: 0, name: input.name! });
   await checkName(tx, table, input.name!);
+  const sealed = seal(type, input.config);
+  input.config = sealed.config;
   const draft: Column = {
     id: 0,
     table_id: table.id,
@@ -137,6 +142,7 @@ export async function insertColumn(tx: Tx, table: TableMeta, input: ColumnInput)
             ${defaultValue === null ? null : JSON.stringify(defaultValue)}::text::jsonb, ${draft.ai_populates},
             ${draft.ai_purpose}, ${draft.pg_type})
     returning ${tx.unsafe(COLUMN_FIELDS)}`;
+  if (hasSecrets(type)) await storeSecrets(tx, row.id, table.workspace_id, sealed);
   table.columns.push(row);
   return row;
 }
@@ -193,8 +199,11 @@ export function updateColumn(p: Principal, tableId: number, columnId: string | n
         `A ${before.type} column cannot become ${type} (a ${impl.family} column): add a new column instead`,
       );
     }
-    const config = typeChanged ? input.config : { ...before.config, ...input.config };
-    await checkConfig(tx, table, type, config, { id: before.id, name: input.name ?? before.name });
+    const merged = typeChanged ? input.config : { ...before.config, ...input.config };
+    await checkConfig(tx, table, type, merged, { id: before.id, name: input.name ?? before.name });
+    const sealed = seal(type, merged);
+    const config = sealed.config;
+    if (hasSecrets(type) || hasSecrets(before.type)) await storeSecrets(tx, before.id, table.workspace_id, sealed);
     if (input.name !== undefined) await checkName(tx, table, input.name, before.id);
     if (input.options && !impl.hasOptions) throw badRequest(`options apply only to select columns, not ${type}`);
 

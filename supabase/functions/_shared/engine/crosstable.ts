@@ -9,7 +9,7 @@ import { compileFilter } from "../records/filters.ts";
 import { listRecords } from "../records/query.ts";
 import { coerceRow, toApiRecord } from "../records/values.ts";
 import type { TableMeta, TableShape } from "../tables/meta.ts";
-import { renderText, type TemplateScope } from "./templates.ts";
+import { renderValue, type TemplateScope } from "./templates.ts";
 import { loadShape } from "./loader.ts";
 
 const ALL: TableMeta["permissions"] = { can_read_all: true, can_create: true, can_edit: true, can_delete: true };
@@ -28,23 +28,9 @@ async function target(cfg: Record<string, unknown>, ctx: CrossContext): Promise<
   return { ...shape, permissions: ALL };
 }
 
-/** A mapping value: a template that is exactly one tag keeps the value's type. */
-function mapped(template: unknown, scope: TemplateScope): unknown {
-  if (typeof template !== "string") return template;
-  const whole = /^\{([^{}]+)\}$/.exec(template.trim());
-  if (whole) {
-    const name = whole[1].trim();
-    if (name === "$item") return scope.item ?? null;
-    if (name === "$index") return scope.index ?? null;
-    const key = Object.keys(scope.row).find((k) => k.toLowerCase() === name.toLowerCase());
-    if (key !== undefined && !name.startsWith("$")) return scope.row[key];
-  }
-  return renderText(template, scope);
-}
-
 function rowData(cfg: Record<string, unknown>, scope: TemplateScope): Record<string, unknown> {
   const mappings = (cfg.fieldMappings ?? {}) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(mappings).map(([k, v]) => [k, mapped(v, scope)]));
+  return Object.fromEntries(Object.entries(mappings).map(([k, v]) => [k, renderValue(v, scope)]));
 }
 
 /** The filter with its string values' tags filled in. */
@@ -54,7 +40,7 @@ function filterOf(cfg: Record<string, unknown>, scope: TemplateScope): FilterNod
     if (node && typeof node === "object") {
       const o = node as Record<string, unknown>;
       if ("and" in o || "or" in o) return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fill(v)]));
-      return { ...o, value: typeof o.value === "string" ? mapped(o.value, scope) : o.value };
+      return { ...o, value: typeof o.value === "string" ? renderValue(o.value, scope) : o.value };
     }
     return node;
   };

@@ -9,6 +9,8 @@ import { sql, type Tx } from "../db/client.ts";
 import { guardedFetch, OutboundRefused } from "../net/guarded_fetch.ts";
 import type { TableShape } from "../tables/meta.ts";
 import { loadShape } from "./loader.ts";
+import { runAction } from "../integrations/column.ts";
+import { reveal } from "../integrations/secrets.ts";
 import { runCrossTable } from "./crosstable.ts";
 export { loadShape };
 import { toApiRecord } from "../records/values.ts";
@@ -45,8 +47,8 @@ export interface ColumnResult {
   error?: string;
 }
 
-/** A failure worth retrying the job for (network errors, 429, 5xx). */
-export class RetryableError extends Error {}
+import { RetryableError } from "./errors.ts";
+export { RetryableError };
 
 interface Execution {
   column_id: number;
@@ -120,7 +122,8 @@ async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
           value = null;
         } else {
           try {
-            value = (await runColumn(c, scoped, table, chain, { item: items[i], index: i })).value;
+            const run = { chain, item: { item: items[i], index: i }, recordId: job.record_id, jobId: job.id };
+            value = (await runColumn(c, scoped, table, run)).value;
           } catch (e) {
             if (e instanceof RetryableError) {
               failure = e;
@@ -226,7 +229,11 @@ async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
       break;
     }
     try {
-      const { value, request, response } = await runColumn(column, values, table, chain);
+      const { value, request, response } = await runColumn(column, values, table, {
+        chain,
+        recordId: job.record_id,
+        jobId: job.id,
+      });
       values[column.name] = value;
       writes.set(`col_${column.id}`, value);
       record("success", { request, response: response ?? value });
@@ -238,7 +245,8 @@ async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
       }
       const message = e instanceof Error ? e.message : String(e);
       const timedOut = /took longer than|No answer from/.test(message);
-      record(timedOut ? "timed_out" : "failed", { error: message, request: (e as { request?: unknown }).request });
+      const detail = e as { request?: unknown; response?: unknown };
+      record(timedOut ? "timed_out" : "failed", { error: message, request: detail.request, response: detail.response });
       values[column.name] = null;
       writes.set(`col_${column.id}`, null);
     }
@@ -349,14 +357,22 @@ interface ColumnOutcome {
   response?: unknown;
 }
 
+export interface RunContext {
+  /** Records the chain that led here passed through. */
+  chain?: string[];
+  /** Inside a loop: the item and its index. */
+  item?: { item: unknown; index: number };
+  recordId: number;
+  jobId?: number;
+}
+
 export async function runColumn(
   column: Column,
   values: Record<string, unknown>,
   table: TableShape,
-  chain: string[] = [],
-  item?: { item: unknown; index: number },
+  run: RunContext,
 ): Promise<ColumnOutcome> {
-  const scope: TemplateScope = { row: values, ...item };
+  const scope: TemplateScope = { row: values, ...run.item };
   const cfg = column.config as Record<string, unknown>;
   switch (column.type) {
     case "formula": {
@@ -383,12 +399,14 @@ export async function runColumn(
       return { value: extractPath(asJson(values[source.name]), String(cfg.jsonPath)) };
     }
     case "http_request":
-      return await httpRequest(cfg, scope);
+      return await httpRequest(await reveal(column.type, column.id, cfg), scope);
+    case "action":
+      return await runAction(column, scope, table, run);
     case "create_record":
     case "update_record":
     case "delete_record":
     case "fetch_records":
-      return await runCrossTable(column, scope, { workspaceId: table.workspace_id, chain });
+      return await runCrossTable(column, scope, { workspaceId: table.workspace_id, chain: run.chain ?? [] });
     default:
       throw new Error(`${column.type} columns are not supported by this engine version`);
   }

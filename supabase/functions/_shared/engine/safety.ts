@@ -18,6 +18,10 @@ function tagRefs(type: string, config: Config): string[] {
     ];
     return texts.flatMap((t) => (typeof t === "string" ? formulaRefs(t) : []));
   }
+  if (type === "action") {
+    return Object.values((config.inputMapping ?? {}) as Record<string, unknown>)
+      .flatMap((t) => (typeof t === "string" ? formulaRefs(t) : []));
+  }
   if (["create_record", "update_record", "delete_record", "fetch_records"].includes(type)) {
     const strings: string[] = [];
     const collect = (v: unknown) => {

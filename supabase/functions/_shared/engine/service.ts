@@ -106,7 +106,7 @@ export async function computeCell(p: Principal, tableId: number, recordId: numbe
   let error: string | null = null;
   const started = performance.now();
   try {
-    value = (await runColumn(fresh, values, table)).value;
+    value = (await runColumn(fresh, values, table, { recordId })).value;
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
     value = null;

@@ -32,6 +32,19 @@ export function renderText(template: string, scope: TemplateScope, opts: { url?:
   });
 }
 
+/** A mapped value (field mappings, action inputs): a template that is exactly one tag keeps the value's type. */
+export function renderValue(template: unknown, scope: TemplateScope): unknown {
+  if (typeof template !== "string") return template;
+  const whole = /^\{([^{}]+)\}$/.exec(template.trim());
+  if (whole) {
+    const tag = whole[1].trim();
+    if (tag === "$item" || tag === "$index" || tag.startsWith("$item.")) return lookup(tag, scope);
+    const key = Object.keys(scope.row).find((k) => k.toLowerCase() === tag.toLowerCase());
+    if (key !== undefined) return scope.row[key];
+  }
+  return renderText(template, scope);
+}
+
 /**
  * A JSON body: a tag inside a string literal is inserted escaped for that string; a tag outside
  * one is inserted as a JSON value. The result must parse (a TemplateError otherwise).

@@ -11,7 +11,7 @@ const LEASE_SECONDS = 120;
 const BACKFILL_BATCH = 200;
 const POLL_MS = 1_000;
 
-interface Job {
+export interface Job {
   id: number;
   table_id: number;
   record_id: number;
@@ -111,15 +111,20 @@ async function backfill(worker: string, job: Job): Promise<void> {
     where id = ${job.id} and locked_by = ${worker} and record_id = ${job.record_id}`;
 }
 
-/** Claims and runs ready jobs until none are left; returns how many ran. */
-export async function drain(worker: string, concurrency = config.engineConcurrency): Promise<number> {
+/** Claims and runs ready jobs until none are left (or the deadline passed); returns how many ran. */
+export async function drain(
+  worker: string,
+  concurrency = config.engineConcurrency,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let ran = 0;
-  for (;;) {
+  while (performance.now() < deadline) {
     const jobs = await claim(worker, concurrency);
     if (jobs.length === 0) return ran;
     await Promise.all(jobs.map((job) => process(worker, job)));
     ran += jobs.length;
   }
+  return ran;
 }
 
 /** Starts a worker loop in this process; returns a function that stops it. */

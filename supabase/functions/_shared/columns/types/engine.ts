@@ -68,6 +68,9 @@ export const jsonParser: ColumnTypeImpl = {
   writable: false,
 };
 
+/** A secret in a config: the value on input; stored encrypted and shown as { "set": true }. */
+const secret = (max: number) => z.union([z.string().max(max), z.strictObject({ set: z.literal(true) })]);
+
 export const httpRequest: ColumnTypeImpl = {
   family: "action",
   configSchema: z.object({
@@ -77,11 +80,11 @@ export const httpRequest: ColumnTypeImpl = {
     httpBody: z.string().max(100_000).optional(),
     httpAuth: z.strictObject({
       type: z.enum(["bearer", "basic", "header"]),
-      token: z.string().max(8000).optional(),
+      token: secret(8000).optional(),
       username: z.string().max(500).optional(),
-      password: z.string().max(8000).optional(),
+      password: secret(8000).optional(),
       header: z.string().max(200).optional(),
-      value: z.string().max(8000).optional(),
+      value: secret(8000).optional(),
     }).optional(),
     ...triggerSettings,
   }),
@@ -89,6 +92,26 @@ export const httpRequest: ColumnTypeImpl = {
   coerce: readOnly("http_request"),
   serialize: stored,
   operators: ["empty", "nempty"],
+  sortable: false,
+  writable: false,
+};
+
+/** A catalog integration action (GET /integrations), its inputs mapped from the row. */
+export const integrationAction: ColumnTypeImpl = {
+  family: "action",
+  configSchema: z.object({
+    integration: z.string().min(1).max(100),
+    actionName: z.string().min(1).max(100),
+    inputMapping: z.record(z.string().min(1).max(100), z.unknown()).optional(),
+    credentialMode: z.enum(["admin_credential", "editor_credential", "platform_llm"]).optional(),
+    credentialId: z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/).transform(Number)]).optional(),
+    credential: secret(8000).optional(),
+    ...triggerSettings,
+  }),
+  pgType: () => "jsonb",
+  coerce: readOnly("action"),
+  serialize: stored,
+  operators: ["eq", "neq", "contains", "empty", "nempty"],
   sortable: false,
   writable: false,
 };
