@@ -1,0 +1,113 @@
+// At-least-once: a worker process killed (SIGKILL) in the middle of a job loses nothing. The job
+// keeps its lease until the lease runs out (set here instead of waiting two minutes); then
+// another worker (the gateway's) claims it and completes it, as attempt 2.
+import { assert, assertEquals } from "@std/assert";
+import { api, createWorkspace, db, test, uniq } from "../_helpers.ts";
+
+const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340);
+const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
+
+async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test("a worker killed mid-job: the job completes once another worker runs, exactly once in the log", async () => {
+  const id = uniq();
+  // The first request hangs (the worker that sent it dies waiting); later ones answer at once.
+  let reached!: () => void;
+  const firstRequest = new Promise<void>((r) => (reached = r));
+  let release!: () => void;
+  const hold = new Promise<void>((r) => (release = r));
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path !== `/slow-${id}`) return new Response("unexpected request", { status: 599 });
+    seen.push(path);
+    if (seen.length === 1) {
+      reached();
+      await hold;
+    }
+    return Response.json({ ok: true, call: seen.length });
+  });
+
+  try {
+    const ws = await createWorkspace();
+    const created = await api("POST", "/rest-api/tables", {
+      token: ws.vibeToken,
+      body: {
+        name: `Crash ${id}`,
+        columns: [
+          { name: "Name", type: "text" },
+          { name: "Call", type: "http_request", httpUrl: `${FAKE}/slow-${id}`, executeOnCreate: false },
+        ],
+      },
+    });
+    assertEquals(created.status, 201);
+    const table = created.body;
+    const call = table.columns.find((c: { name: string }) => c.name === "Call");
+    const row = await api("POST", `/rest-api/tables/${table.id}/records`, {
+      token: ws.vibeToken,
+      body: { row_data: { Name: "x" } },
+    });
+    const rid = row.body.id;
+    // The create job runs (the action is skipped on create) and leaves the queue.
+    await until("the create job", async () => {
+      const [{ n }] = await db`select count(*)::int as n from public.engine_jobs where table_id = ${table.id}`;
+      const [{ e }] = await db`select count(*)::int as e from public.column_executions where record_id = ${rid}
+                                 and table_id = ${table.id}`;
+      return n === 0 && e > 0;
+    });
+
+    // A run on demand, claimed in the name of a worker process we start and then kill.
+    const worker = `crash-${id}`;
+    const [job] = await db`
+      insert into public.engine_jobs (workspace_id, table_id, record_id, reason, locked_by, locked_until, attempts)
+      values (${ws.id}, ${table.id}, ${rid}, 'manual', ${worker}, now() + interval '2 minutes', 1)
+      returning id`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "tests/fixtures/worker_child.ts", worker, String(job.id)],
+      env: { AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${FAKE_PORT}`, AITIZER_LOG_LEVEL: "error" },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await Promise.race([
+      firstRequest,
+      child.status.then((s) => Promise.reject(new Error(`the worker exited early (${s.code})`))),
+    ]);
+    child.kill("SIGKILL");
+    const status = await child.status;
+    assertEquals(status.signal, "SIGKILL");
+
+    // Nothing was lost: the job is still there, leased to the dead worker; the cell is empty.
+    const [leased] = await db`select locked_by from public.engine_jobs where id = ${job.id}`;
+    assertEquals(leased?.locked_by, worker);
+    const logged = () =>
+      db`select status, attempt, response from public.column_executions
+         where record_id = ${rid} and column_id = ${call.id} and status <> 'skipped_condition' order by id`;
+    assertEquals((await logged()).length, 0);
+
+    // The lease runs out; the next worker to look (woken here) claims and finishes the job.
+    await db`update public.engine_jobs set locked_until = now() - interval '1 second' where id = ${job.id}`;
+    await db`select pg_notify('aitizer_jobs', ${String(table.id)})`;
+    const done = await until("the job to complete", async () => {
+      const rows = await logged();
+      return rows.length > 0 ? rows : null;
+    });
+    assertEquals(done.map((r) => [r.status, r.attempt]), [["success", 2]]);
+    assertEquals(done[0].response.body, { ok: true, call: 2 });
+    const [{ n }] = await db`select count(*)::int as n from public.engine_jobs where id = ${job.id}`;
+    assertEquals(n, 0, "the job is gone");
+    const cell = await api("GET", `/rest-api/tables/${table.id}/records/${rid}`, { token: ws.vibeToken });
+    assertEquals(cell.body.row_data[`col_${call.id}`], { ok: true, call: 2 });
+    assert(seen.length === 2, `two requests reached the endpoint, got ${seen.length}`);
+  } finally {
+    release();
+    await server.shutdown();
+  }
+});
