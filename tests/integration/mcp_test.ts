@@ -249,8 +249,18 @@ test("schema and catalog tools: tables, columns, views, column types, compute_ce
   const { vibe, table } = await fixture(ws);
   const types = await call(vibe, "check_column_types");
   assert(types.value.column_types.some((t: Any) => t.type === "single_select" && t.operators.includes("in")));
-  assertEquals((await call(vibe, "list_special_field_groups")).value, []);
-  assertMatch((await call(vibe, "list_special_field_requests", { group: "slack" })).error!, /No integration group/);
+  assert(types.value.column_types.some((t: Any) => t.type === "action"));
+  assertEquals(
+    types.value.integrations.find((g: Any) => g.name === "stripe").actions,
+    ["create_customer", "create_payment_link"],
+  );
+  const groups = (await call(vibe, "list_special_field_groups")).value;
+  assertEquals(groups.map((g: Any) => g.name), ["openai", "stripe", "slack", "telegram", "resend", "custom_http"]);
+  assertEquals(groups.find((g: Any) => g.name === "openai").credential_modes.includes("platform_llm"), true);
+  const slack = (await call(vibe, "list_special_field_requests", { group: "Slack" })).value;
+  assertEquals(slack[0].name, "post_message");
+  assertEquals(slack[0].input_schema.required, ["channel", "text"]);
+  assertMatch((await call(vibe, "list_special_field_requests", { group: "myspace" })).error!, /No integration group/);
 
   const tables = await call(vibe, "list_tables");
   assertEquals(tables.value.map((t: Any) => t.name), ["People"]);

@@ -1,18 +1,21 @@
 // The catalog a model reads first: column types with their settings and operators, and the
-// integration groups installed (none ship before the automation engine's catalog).
+// integration groups of the workspace (the built-in catalog plus its custom HTTP actions).
 import { z } from "zod";
+import { claimsFor } from "../../auth/principal.ts";
 import { COLUMN_TYPES, registry } from "../../columns/registry.ts";
+import { asPrincipal } from "../../db/client.ts";
 import { computeCell } from "../../engine/service.ts";
 import { badRequest } from "../../http/errors.ts";
-import { onTable, READ, tool } from "../tool.ts";
+import { describeGroup, groupsFor } from "../../integrations/catalog.ts";
+import { onTable, READ, tool, type ToolContext } from "../tool.ts";
 import { id, tableId } from "./records.ts";
 
-/** Integration groups; the automation engine registers its catalog here. */
-export const INTEGRATION_GROUPS: {
-  name: string;
-  description: string;
-  actions: { name: string; description: string }[];
-}[] = [];
+/** The workspace's integration groups, as REST's GET /integrations shows them. */
+const integrationsOf = (ctx: ToolContext) =>
+  asPrincipal(
+    claimsFor(ctx.principal),
+    async (tx) => (await groupsFor(tx, ctx.principal.workspaceId)).map(describeGroup),
+  );
 
 export const catalogTools = [
   tool({
@@ -23,7 +26,7 @@ export const catalogTools = [
       "operators and whether clients write it; the integration groups installed; the AI agents available.",
     input: {},
     annotations: READ,
-    run() {
+    async run(ctx) {
       const types = COLUMN_TYPES.map((name) => {
         const impl = registry[name];
         return {
@@ -36,13 +39,22 @@ export const catalogTools = [
           sortable: impl.sortable,
         };
       });
-      return Promise.resolve({
+      const integrations = (await integrationsOf(ctx)).map((g) => ({
+        name: g.id,
+        label: g.label,
+        description: g.description,
+        credential_modes: g.credential.modes,
+        actions: g.actions.map((a) => a.name),
+      }));
+      return {
         value: {
           column_types: types,
-          integrations: INTEGRATION_GROUPS.map((g) => ({ name: g.name, description: g.description })),
+          integrations,
+          action_column: "type 'action' with integration, actionName, inputMapping ({input: template}), " +
+            "credentialMode (admin_credential + credentialId | editor_credential + credential | platform_llm)",
           agents: [],
         },
-      });
+      };
     },
   }),
   tool({
@@ -52,10 +64,18 @@ export const catalogTools = [
     description: "Integration groups installed in this workspace (each offers actions usable by action columns).",
     input: {},
     annotations: READ,
-    run() {
-      return Promise.resolve({
-        value: INTEGRATION_GROUPS.map((g) => ({ name: g.name, description: g.description, actions: g.actions.length })),
-      });
+    async run(ctx) {
+      const groups = await integrationsOf(ctx);
+      return {
+        value: groups.map((g) => ({
+          name: g.id,
+          label: g.label,
+          category: g.category,
+          description: g.description,
+          credential_modes: g.credential.modes,
+          actions: g.actions.length,
+        })),
+      };
     },
   }),
   tool({
@@ -65,13 +85,13 @@ export const catalogTools = [
     description: "The actions inside one integration group, with what each needs.",
     input: { group: z.string().min(1).describe("The group's name from list_special_field_groups.") },
     annotations: READ,
-    run(_ctx, a) {
-      const group = INTEGRATION_GROUPS.find((g) => g.name.toLowerCase() === a.group.toLowerCase());
-      if (!group) {
-        const known = INTEGRATION_GROUPS.map((g) => g.name).join(", ") || "none are installed";
-        throw badRequest(`No integration group '${a.group}'; groups: ${known}`);
-      }
-      return Promise.resolve({ value: group.actions });
+    async run(ctx, a) {
+      const groups = await integrationsOf(ctx);
+      const group = groups.find((g) =>
+        g.id === a.group.toLowerCase() || g.label.toLowerCase() === a.group.toLowerCase()
+      );
+      if (!group) throw badRequest(`No integration group '${a.group}'; groups: ${groups.map((g) => g.id).join(", ")}`);
+      return { value: group.actions };
     },
   }),
   tool({
