@@ -91,6 +91,13 @@ test("a worker killed mid-job: the job completes once another worker runs, exact
       db`select status, attempt, response from public.column_executions
          where record_id = ${rid} and column_id = ${call.id} and status <> 'skipped_condition' order by id`;
     assertEquals((await logged()).length, 0);
+    const path = `/rest-api/tables/${table.id}/records/${rid}/executions`;
+    const shown = await api("GET", path, { token: ws.vibeToken });
+    assertEquals(shown.status, 200, JSON.stringify(shown.body));
+    assertEquals(
+      [shown.body.executions[0].status, shown.body.executions[0].job_id, shown.body.executions[0].column_id],
+      ["running", job.id, null],
+    );
 
     // The lease runs out; the next worker to look (woken here) claims and finishes the job.
     await db`update public.engine_jobs set locked_until = now() - interval '1 second' where id = ${job.id}`;
@@ -106,6 +113,8 @@ test("a worker killed mid-job: the job completes once another worker runs, exact
     const cell = await api("GET", `/rest-api/tables/${table.id}/records/${rid}`, { token: ws.vibeToken });
     assertEquals(cell.body.row_data[`col_${call.id}`], { ok: true, call: 2 });
     assert(seen.length === 2, `two requests reached the endpoint, got ${seen.length}`);
+    const after = await api("GET", path, { token: ws.vibeToken });
+    assertEquals(after.body.executions[0].status, "success", "nothing pending any more");
   } finally {
     release();
     await server.shutdown();

@@ -18,6 +18,14 @@ export const sql: Sql = postgres(config.databaseUrl, {
     bigint: { to: 20, from: [20], serialize: (x: number | bigint) => x.toString(), parse: (x: string) => Number(x) },
     // Calendar dates stay 'YYYY-MM-DD' text: a Date would shift with the process's time zone.
     dateonly: { to: 1082, from: [1082], serialize: (x: string) => x, parse: (x: string) => x },
+    // Timestamps read as ISO 8601: the driver's default goes through the legacy Date parser,
+    // which takes the years 0000-0099 for 1900-1999.
+    timestamptz: {
+      to: 1184,
+      from: [1184],
+      serialize: (x: Date | string) => (x instanceof Date ? x : new Date(x)).toISOString(),
+      parse: (x: string) => new Date(x.replace(" ", "T").replace(/([+-]\d{2})$/, "$1:00")),
+    },
   },
 });
 

@@ -17,15 +17,24 @@ export interface SandboxRequest {
 
 export type SandboxReply = { id: number; value: unknown } | { id: number; error: string } | { ready: true };
 
-self.onmessage = async (event: MessageEvent<SandboxRequest>) => {
+/**
+ * One evaluation at a time, in arrival order: evaluateFormula awaits (compilation), and two
+ * evaluations of one column interleaved there would share a runtime that the first may dispose
+ * (after a timeout) while the second still uses it.
+ */
+let queue: Promise<void> = Promise.resolve();
+
+self.onmessage = (event: MessageEvent<SandboxRequest>) => {
   const r = event.data;
-  setLimits(r.limits);
-  try {
-    const value = await evaluateFormula(r.columnId, r.key, r.source, r.mode, r.row);
-    self.postMessage({ id: r.id, value } satisfies SandboxReply);
-  } catch (e) {
-    self.postMessage({ id: r.id, error: e instanceof Error ? e.message : String(e) } satisfies SandboxReply);
-  }
+  queue = queue.then(async () => {
+    setLimits(r.limits);
+    try {
+      const value = await evaluateFormula(r.columnId, r.key, r.source, r.mode, r.row);
+      self.postMessage({ id: r.id, value } satisfies SandboxReply);
+    } catch (e) {
+      self.postMessage({ id: r.id, error: e instanceof Error ? e.message : String(e) } satisfies SandboxReply);
+    }
+  });
 };
 
 // Loading the WASM module takes a moment (more on a busy machine); the parent starts its

@@ -21,14 +21,28 @@ export const runActionsInput = z.strictObject({
 });
 
 /** The execution log of one record, newest first. */
-export function listExecutions(p: Principal, tableId: number, recordId: number, limit = 100) {
-  return withTable(p, tableId, "read", async (tx) => {
+/**
+ * The record's execution log, newest first, headed by its pending pipeline jobs: `queued` (waiting,
+ * possibly backing off after `error`) or `running` (claimed by a worker), column_id null.
+ */
+export async function listExecutions(p: Principal, tableId: number, recordId: number, limit = 100) {
+  const logged = await withTable(p, tableId, "read", async (tx) => {
     return await tx`
       select id, column_id, job_id, status, request, response, error, duration_ms::float8 as duration_ms, attempt,
              created_at
       from public.column_executions where table_id = ${tableId} and record_id = ${recordId}
       order by id desc limit ${limit}`;
   });
+  // The queue is not readable by API roles; the permission check above already passed.
+  const pending = await sql`
+    select null::bigint as id, null::bigint as column_id, id as job_id,
+           case when locked_by is not null and locked_until > now() then 'running' else 'queued' end as status,
+           null::jsonb as request, null::jsonb as response, last_error as error, null::float8 as duration_ms,
+           attempts + case when locked_by is not null and locked_until > now() then 0 else 1 end as attempt,
+           created_at, run_at, reason
+    from public.engine_jobs where table_id = ${tableId} and record_id = ${recordId} and reason <> 'backfill'
+    order by id desc`;
+  return [...pending, ...logged];
 }
 
 /** POST /run-actions: the pipeline of each record, now, answering with what each column did. */

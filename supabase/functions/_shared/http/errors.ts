@@ -102,6 +102,9 @@ export function coerceError(e: unknown): HttpError {
       case SqlState.queryCanceled:
         return new HttpError(503, "service_unavailable", "The request took too long and was cancelled");
     }
+    // Class 22 (data exception: a malformed date, an unrepresentable character, …) is always about
+    // a value the request carried; its message names the value, never a query.
+    if (e.code?.startsWith("22")) return badRequest(`A value is not valid: ${e.message}`);
   }
   return new HttpError(500, "internal_error", "Something went wrong on our side");
 }

@@ -1,5 +1,6 @@
 // The filter model shared by records, views and MCP: conditions on columns (by name or col_<id>)
 // combined in AND/OR groups, parsed from query strings or JSON and compiled to SQL fragments.
+import { parseDateTime } from "../columns/types/date.ts";
 import { z } from "zod";
 import type { Fragment } from "postgres";
 import type { Column, FilterOp } from "../columns/type.ts";
@@ -184,8 +185,11 @@ function scalar(field: Field, value: unknown): string | number | boolean {
           return bad((e as Error).message);
         }
       }
-      if (Number.isNaN(Date.parse(value))) bad(`"${value}" is not an ISO 8601 date-time`);
-      return value;
+      try {
+        return /^\d{4}-\d{2}-\d{2}$/.test(value) ? parseDateTime(`${value}T00:00:00Z`) : parseDateTime(value);
+      } catch (e) {
+        return bad((e as Error).message);
+      }
     }
     case "select":
     case "array":
@@ -204,6 +208,7 @@ function scalar(field: Field, value: unknown): string | number | boolean {
       return String(value);
     default:
       if (typeof value === "object") bad("expected text");
+      if (String(value).includes("\u0000")) bad("text cannot contain the NUL character");
       return String(value);
   }
 }
@@ -286,7 +291,9 @@ export function compileFilter(tx: Tx, table: TableMeta, node: FilterNode | undef
     const children = ("and" in node ? node.and : node.or).map((n) => compileFilter(tx, table, n, depth + 1));
     if (children.length === 0) return tx`true`;
     const joiner = "and" in node ? tx`and` : tx`or`;
-    return children.reduce((acc, f, i) => (i === 0 ? tx`(${f})` : tx`${acc} ${joiner} (${f})`), tx``);
+    // The whole group is parenthesised: callers append "and …" (a cursor, a chain guard).
+    const group = children.reduce((acc, f, i) => (i === 0 ? tx`(${f})` : tx`${acc} ${joiner} (${f})`), tx``);
+    return tx`(${group})`;
   }
   // Comparisons with empty cells are unknown (null) in SQL. The tree has no NOT, so a null in a
   // positive condition acts as false, as wanted, and the plain form keeps indexes usable; a

@@ -57,23 +57,57 @@ function resolveSort(table: TableMeta, sort: SortKey[] | undefined): ResolvedSor
 // ---------------------------------------------------------------------------------------------
 const sortSignature = (keys: ResolvedSort[]) => keys.map((k) => `${k.desc ? "-" : ""}${k.field.sqlName}`).join(",");
 
+/** A sort value as the cursor keeps it: timestamps at full (microsecond) precision, as text. */
+const cursorAlias = (i: number) => `__cursor_${i}`;
+
+function base64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function unbase64url(b64: string): string {
+  const binary = atob(b64.replaceAll("-", "+").replaceAll("_", "/"));
+  return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+}
+
 function encodeCursor(keys: ResolvedSort[], row: Record<string, unknown>): string {
-  const v = keys.map((k) => {
-    const x = row[k.field.sqlName];
+  const v = keys.map((k, i) => {
+    const x = k.field.pgType === "timestamptz" ? row[cursorAlias(i)] : row[k.field.sqlName];
     return x instanceof Date ? x.toISOString() : x ?? null;
   });
-  return btoa(JSON.stringify({ s: sortSignature(keys), v })).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
+  return base64url(JSON.stringify({ s: sortSignature(keys), v }));
+}
+
+const TIMESTAMP =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/;
+const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+/** Whether a cursor value can be the sort key's (a damaged or forged cursor is a 400, not a 500). */
+function fits(value: unknown, pgType: string): boolean {
+  if (value === null) return true;
+  switch (pgType) {
+    case "bigint":
+      return Number.isSafeInteger(value);
+    case "double precision":
+      return typeof value === "number" && Number.isFinite(value);
+    case "boolean":
+      return typeof value === "boolean";
+    case "timestamptz":
+      return typeof value === "string" && TIMESTAMP.test(value);
+    case "date":
+      return typeof value === "string" && DAY.test(value);
+    default:
+      return typeof value === "string" && !value.includes("\u0000");
+  }
 }
 
 function decodeCursor(keys: ResolvedSort[], cursor: string): unknown[] {
   try {
-    const json = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")));
+    const json = JSON.parse(unbase64url(cursor));
     if (json.s !== sortSignature(keys) || !Array.isArray(json.v) || json.v.length !== keys.length) {
       throw new Error("mismatch");
     }
+    if (!keys.every((k, i) => fits(json.v[i], k.field.pgType))) throw new Error("values");
     return json.v;
   } catch {
     throw badRequest("cursor: not a cursor of this query (it belongs to another sort, or is damaged)");
@@ -85,7 +119,8 @@ function decodeCursor(keys: ResolvedSort[], cursor: string): unknown[] {
  * descending ones nulls first, as Postgres does by default.
  */
 function afterCursor(tx: Tx, keys: ResolvedSort[], values: unknown[]): Fragment {
-  const typed = (i: number) => tx`${values[i] as string}::${tx.unsafe(keys[i].field.pgType)}`;
+  // Sent as text and cast in SQL: a parameter typed timestamptz would go through a JS Date (ms).
+  const typed = (i: number) => tx`${String(values[i])}::text::${tx.unsafe(keys[i].field.pgType)}`;
   const col = (i: number) => tx(keys[i].field.sqlName);
   // System fields are never null: plain comparisons, which the primary key index can serve.
   const nullable = (i: number) => keys[i].field.column !== undefined;
@@ -141,12 +176,18 @@ export async function listRecords(tx: Tx, table: TableMeta, q: ListQuery): Promi
   const extra = keys.map((k) => k.field.column).filter((c): c is Column => !!c && !columns.includes(c));
   const t = tx("public." + table.pg_table_name);
 
+  // Timestamps are read again as text for the cursor: a Date keeps milliseconds, Postgres micro.
+  const exact = keys.reduce(
+    (acc, k, i) =>
+      k.field.pgType === "timestamptz" ? tx`${acc}, ${tx(k.field.sqlName)}::text as ${tx(cursorAlias(i))}` : acc,
+    tx``,
+  );
   const rowsQuery = tx<Record<string, unknown>[]>`
-    select ${selectList(tx, [...columns, ...extra])} from ${t}
-    where ${where} and ${keyset}
+    select ${selectList(tx, [...columns, ...extra])} ${exact} from ${t}
+    where (${where}) and ${keyset}
     order by ${orderBy(tx, keys)}
     limit ${q.limit + 1} offset ${q.offset ?? 0}`;
-  const countQuery = q.count ? tx<{ n: number }[]>`select count(*)::int as n from ${t} where ${where}` : null;
+  const countQuery = q.count ? tx<{ n: number }[]>`select count(*)::int as n from ${t} where (${where})` : null;
   const [rows, counted] = await Promise.all([rowsQuery, countQuery]);
 
   const more = rows.length > q.limit;

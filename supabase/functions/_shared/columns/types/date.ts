@@ -8,8 +8,21 @@ const DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\
 const withTime = (column: Column) => column.config.includeTime === true;
 
 function validDate(y: number, m: number, d: number) {
-  const dt = new Date(Date.UTC(y, m - 1, d));
+  const dt = new Date(0);
+  dt.setUTCFullYear(y, m - 1, d); // (Date.UTC maps years 0–99 to 1900–1999)
   return dt.getUTCFullYear() === y && dt.getUTCMonth() === m - 1 && dt.getUTCDate() === d;
+}
+
+/**
+ * An ISO 8601 date-time as a UTC ISO string, within the years 0000–9999 once in UTC (what
+ * Postgres and every client read back); throws CellError otherwise.
+ */
+export function parseDateTime(s: string): string {
+  const ms = DATETIME.test(s) ? Date.parse(s.replace(" ", "T")) : NaN;
+  if (Number.isNaN(ms)) throw new CellError(`"${s}" is not a valid ISO 8601 date-time`);
+  const iso = new Date(ms).toISOString();
+  if (!/^\d{4}-/.test(iso)) throw new CellError(`"${s}" is outside the years 0000–9999 once in UTC`);
+  return iso;
 }
 
 /** ISO 8601 in and out: `YYYY-MM-DD` for dates, a full UTC timestamp when `includeTime`. */
@@ -26,9 +39,7 @@ export const date: ColumnTypeImpl = {
       return withTime(column) ? `${s}T00:00:00.000Z` : s;
     }
     if (DATETIME.test(s)) {
-      const ms = Date.parse(s.replace(" ", "T"));
-      if (Number.isNaN(ms)) throw new CellError(`"${s}" is not a valid date-time`);
-      const iso = new Date(ms).toISOString();
+      const iso = parseDateTime(s);
       return withTime(column) ? iso : iso.slice(0, 10);
     }
     throw new CellError(`expected an ISO 8601 date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ), got ${describe(value)}`);

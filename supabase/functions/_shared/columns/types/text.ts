@@ -6,7 +6,10 @@ export const text: ColumnTypeImpl = {
   configSchema: z.object({ richText: z.boolean().optional(), indexed: z.boolean().optional() }),
   pgType: () => "text",
   coerce(value) {
-    if (typeof value === "string") return value;
+    if (typeof value === "string") {
+      if (value.includes("\u0000")) throw new CellError("text cannot contain the NUL character (\\u0000)");
+      return value;
+    }
     if (typeof value === "number" || typeof value === "boolean") return String(value);
     throw new CellError(`expected text, got ${describe(value)}`);
   },
