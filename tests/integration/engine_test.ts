@@ -159,10 +159,14 @@ test("retryable failures back off and retry; a job whose worker died is picked u
   assertMatch(log[2].error, /HTTP 503.*will retry/);
 
   // A worker claimed this job and died: its lease ran out; another worker completes it.
-  const rid2 = (await db`insert into ${db("public." + t.pg_table_name)} (${db(t.key("Name"))}) values ('y')
-                         returning id`)[0].id;
-  await db`update public.engine_jobs set locked_by = 'dead-worker', locked_until = now() - interval '1 second',
-           attempts = 1 where table_id = ${t.id} and record_id = ${rid2}`;
+  // (In the insert's own transaction, so no live worker can claim the job first.)
+  const rid2 = await db.begin(async (tx) => {
+    const [{ id }] = await tx`insert into ${tx("public." + t.pg_table_name)} (${tx(t.key("Name"))}) values ('y')
+                              returning id`;
+    await tx`update public.engine_jobs set locked_by = 'dead-worker', locked_until = now() - interval '1 second',
+             attempts = 1 where table_id = ${t.id} and record_id = ${id}`;
+    return id as number;
+  });
   await db`select pg_notify('aitizer_jobs', '')`;
   await until("the orphaned job", async () => {
     const [row] = await db`select ${db(t.key("Call"))} as v from ${db("public." + t.pg_table_name)} where id = ${rid2}`;

@@ -91,7 +91,37 @@ async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
   const t = sql(`public.${table.pg_table_name}`);
   const [row] = await sql<Record<string, unknown>[]>`select * from ${t} where id = ${job.record_id}`;
   if (!row) return []; // deleted since: nothing to do
+  const outcome = await computePipeline(job, table, row);
+  await sql.begin((tx) => writeOutcome(tx, outcome));
+  if (outcome.park) await parkJob(job, table.workspace_id, outcome.park);
+  if (outcome.retry) throw outcome.retry;
+  return outcome.results;
+}
 
+/** What one run of a record's pipeline did, to be written (alone, or with others in a batch). */
+export interface Outcome {
+  job: PipelineJob;
+  table: TableShape;
+  /** Cells to store, by physical column name. */
+  writes: Map<string, unknown>;
+  executions: Execution[];
+  results: ColumnResult[];
+  /** A retryable failure stopped the pipeline: the job runs again later. */
+  retry: RetryableError | null;
+  /** A delay column parked the job: it resumes after that column. */
+  park: { seconds: number; columnId: number } | null;
+}
+
+/**
+ * Runs the pipeline of one record on its current values (the caller holds the record's lock):
+ * computes, executes, and returns what to write. Actions may write elsewhere themselves
+ * (cross-table actions); the record's own cells are written by writeOutcome.
+ */
+export async function computePipeline(
+  job: PipelineJob,
+  table: TableShape,
+  row: Record<string, unknown>,
+): Promise<Outcome> {
   const values = valuesByName(table, row);
   const writes = new Map<string, unknown>();
   const executions: Execution[] = [];
@@ -252,28 +282,57 @@ async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
     }
   }
 
-  await sql.begin(async (tx) => {
-    await tx`select set_config('aitizer.engine_write', 'on', true)`;
-    if (writes.size > 0) {
-      const sets = [...writes].map(([key, value]) =>
-        tx`${tx(key)} = ${value === null ? null : JSON.stringify(value)}::text::jsonb`
-      );
-      await tx`update ${tx(`public.${table.pg_table_name}`)} set ${join(tx, sets)} where id = ${job.record_id}`;
+  return { job, table, writes, executions, results, retry, park };
+}
+
+/**
+ * Writes outcomes in one transaction: each record's cells (one UPDATE each, pipelined) and every
+ * execution log row (one INSERT). Engine writes do not re-trigger executeOnEdit.
+ */
+export async function writeOutcome(tx: Tx, ...outcomes: Outcome[]): Promise<void> {
+  const statements: Promise<unknown>[] = [tx`select set_config('aitizer.engine_write', 'on', true)`.execute()];
+  // Records of one table that write the same cells: one UPDATE for all of them (engine cells are
+  // jsonb), so the table's statement triggers run once, not once per record.
+  const groups = new Map<string, { table: TableShape; keys: string[]; rows: Record<string, unknown>[] }>();
+  for (const o of outcomes) {
+    if (o.writes.size === 0) continue;
+    const keys = [...o.writes.keys()].sort();
+    const group = `${o.table.id}|${keys.join(",")}`;
+    if (!groups.has(group)) groups.set(group, { table: o.table, keys, rows: [] });
+    groups.get(group)!.rows.push({ id: o.job.record_id, ...Object.fromEntries(o.writes) });
+  }
+  for (const { table, keys, rows } of groups.values()) {
+    const sets = keys.map((k) => tx`${tx(k)} = nullif(v.${tx(k)}, 'null'::jsonb)`);
+    const shape = keys.map((k) => tx`${tx(k)} jsonb`);
+    statements.push(tx`
+      update ${tx(`public.${table.pg_table_name}`)} t set ${join(tx, sets)}
+      from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as v(id bigint, ${join(tx, shape)})
+      where t.id = v.id`.execute());
+  }
+  const logged: Record<string, unknown>[] = [];
+  for (const o of outcomes) {
+    for (const e of o.job.quiet ? o.executions.filter((e) => e.status !== "success") : o.executions) {
+      logged.push({
+        ...e,
+        workspace_id: o.table.workspace_id,
+        table_id: o.table.id,
+        record_id: o.job.record_id,
+        job_id: o.job.id ?? null,
+        attempt: o.job.attempts ?? 1,
+      });
     }
-    const logged = job.quiet ? executions.filter((e) => e.status !== "success") : executions;
-    if (logged.length > 0) {
-      await tx`
-        insert into public.column_executions
-          (workspace_id, table_id, record_id, column_id, job_id, status, request, response, error, duration_ms, attempt)
-        select ${table.workspace_id}, ${table.id}, ${job.record_id}, e.column_id, ${job.id ?? null}, e.status,
-               e.request, e.response, e.error, e.duration_ms, ${job.attempts ?? 1}
-        from jsonb_to_recordset(${JSON.stringify(logged)}::text::jsonb)
-          as e(column_id bigint, status text, request jsonb, response jsonb, error text, duration_ms numeric)`;
-    }
-  });
-  if (park) await parkJob(job, table.workspace_id, park);
-  if (retry) throw retry;
-  return results;
+  }
+  if (logged.length > 0) {
+    statements.push(tx`
+      insert into public.column_executions
+        (workspace_id, table_id, record_id, column_id, job_id, status, request, response, error, duration_ms, attempt)
+      select e.workspace_id, e.table_id, e.record_id, e.column_id, e.job_id, e.status, e.request, e.response, e.error,
+             e.duration_ms, e.attempt
+      from jsonb_to_recordset(${JSON.stringify(logged)}::text::jsonb)
+        as e(workspace_id bigint, table_id bigint, record_id bigint, column_id bigint, job_id bigint, status text,
+             request jsonb, response jsonb, error text, duration_ms numeric, attempt integer)`.execute());
+  }
+  await Promise.all(statements);
 }
 
 /** An in-loop delay: a pause between items (at most a minute, checked when the column is saved). */

@@ -2,9 +2,19 @@
 // deletes, retries (exponential backoff) or gives up. Woken by NOTIFY aitizer_jobs, and polls
 // for delayed and backed-off jobs. Several workers, in one process or many, share the queue.
 import { config } from "../config.ts";
-import { sql } from "../db/client.ts";
+import type { ReservedSql } from "postgres";
+import { sql, type Tx } from "../db/client.ts";
 import { log } from "../log.ts";
-import { loadShape, type Reason, RetryableError, runPipeline } from "./pipeline.ts";
+import type { TableShape } from "../tables/meta.ts";
+import {
+  computePipeline,
+  loadShape,
+  type Outcome,
+  type Reason,
+  RetryableError,
+  runPipeline,
+  writeOutcome,
+} from "./pipeline.ts";
 
 const LEASE_SECONDS = 120;
 /** Records a backfill recomputes per claim, so other jobs interleave. */
@@ -23,18 +33,36 @@ export interface Job {
   progress: { done: number; total: number | null } | null;
 }
 
-/** Claims up to `n` ready jobs for `worker` (expired leases included: their worker died). */
-export async function claim(worker: string, n: number): Promise<Job[]> {
-  return await sql<Job[]>`
-    update public.engine_jobs j set locked_by = ${worker}, locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval,
-                                  attempts = j.attempts + 1
-    where j.id in (
-      select id from public.engine_jobs
-      where run_at <= now() and (locked_by is null or locked_until < now())
-      order by priority desc, run_at, id
-      limit ${n}
-      for update skip locked)
-    returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after, j.progress`;
+/** A claimed job, with its table's schema version and whether its record's lock was taken. */
+interface Claimed extends Job {
+  schema_version: number | null;
+  locked: boolean;
+}
+
+/**
+ * Claims up to `n` ready jobs for `worker` (expired leases included: their worker died), in one
+ * statement on the drain's lock connection that also tries each record's lock (a backfill takes
+ * none) and reads each table's schema version.
+ */
+async function claim(conn: ReservedSql, worker: string, n: number): Promise<Claimed[]> {
+  return await conn<Claimed[]>`
+    with claimed as (
+      update public.engine_jobs j set locked_by = ${worker},
+        locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval, attempts = j.attempts + 1
+      where j.id in (
+        select id from public.engine_jobs
+        where run_at <= now() and (locked_by is null or locked_until < now())
+        order by priority desc, run_at, id
+        limit ${n}
+        for update skip locked)
+      returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after,
+                j.progress)
+    select c.*, t.schema_version,
+           case when c.reason = 'backfill' then true
+                else pg_try_advisory_lock(hashtextextended('aitizer:' || c.table_id || ':' || c.record_id, 0)) end
+             as locked
+    from claimed c left join public.app_tables t on t.id = c.table_id
+    order by c.id`;
 }
 
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
@@ -111,37 +139,278 @@ async function backfill(worker: string, job: Job): Promise<void> {
     where id = ${job.id} and locked_by = ${worker} and record_id = ${job.record_id}`;
 }
 
-/** Claims and runs ready jobs until none are left (or the deadline passed); returns how many ran. */
+// ---------------------------------------------------------------------------------------------
+// Draining in batches. The per-record work (actions, HTTP calls) runs concurrently; everything a
+// job costs the database is shared with the jobs around it: one claim for many jobs, their record
+// locks taken and released together on one connection, their rows read with one query per table,
+// and their results, logs and queue updates written in one transaction (group commit: outcomes
+// that finish while a write is in flight go in the next one).
+// ---------------------------------------------------------------------------------------------
+
+/** Table shapes by id, with the schema version they were read at. */
+const shapes = new Map<number, { version: number; shape: TableShape }>();
+const SHAPES_MAX = 1_000;
+
+async function shapesOf(jobs: Claimed[]): Promise<Map<number, TableShape | null>> {
+  const out = new Map<number, TableShape | null>();
+  for (const job of jobs) {
+    if (out.has(job.table_id)) continue;
+    if (job.schema_version === null) {
+      out.set(job.table_id, null); // the table is gone
+      continue;
+    }
+    const cached = shapes.get(job.table_id);
+    if (cached && cached.version === job.schema_version) {
+      out.set(job.table_id, cached.shape);
+      continue;
+    }
+    const shape = await loadShape(sql, job.table_id);
+    if (shape) {
+      if (shapes.size >= SHAPES_MAX) shapes.delete(shapes.keys().next().value!);
+      shapes.set(job.table_id, { version: job.schema_version, shape });
+    }
+    out.set(job.table_id, shape);
+  }
+  return out;
+}
+
+/** What becomes of a job once its pipeline ran. */
+type Disposition =
+  | { job: Job; kind: "done"; outcome?: Outcome }
+  | { job: Job; kind: "retry"; outcome?: Outcome; error: string }
+  | { job: Job; kind: "park"; outcome: Outcome; seconds: number; columnId: number };
+
+const lockKey = (job: Job) => `aitizer:${job.table_id}:${job.record_id}`;
+
+async function unlockRecords(conn: ReservedSql, jobs: Job[]) {
+  if (jobs.length === 0) return;
+  await conn`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${jobs.map(lockKey)}::text[]) k`;
+}
+
+/**
+ * Puts claimed jobs back in the queue after a delay. A job whose record meanwhile got another
+ * pending job is dropped instead: that one runs the record's pipeline anew.
+ */
+interface Requeue {
+  id: number;
+  delayMs: number;
+  error: string | null;
+  /** Give back the attempt the claim counted (the job did not run). */
+  attemptsBack?: number;
+  /** A parked job resumes after this column. */
+  resumeAfter?: number;
+}
+
+async function requeue(worker: string, items: Requeue[], tx: Tx | typeof sql = sql) {
+  if (items.length === 0) return;
+  await tx`
+    with r as (
+      select * from jsonb_to_recordset(${JSON.stringify(items)}::text::jsonb)
+        as r(id bigint, "delayMs" integer, error text, "attemptsBack" integer, "resumeAfter" bigint)
+    ), kept as (
+      update public.engine_jobs j set locked_by = null, locked_until = null,
+        run_at = now() + r."delayMs" * interval '1 millisecond',
+        last_error = coalesce(r.error, j.last_error),
+        attempts = case when r."resumeAfter" is not null then 0 else j.attempts - coalesce(r."attemptsBack", 0) end,
+        resume_after = coalesce(r."resumeAfter", j.resume_after)
+      from r
+      where j.id = r.id and j.locked_by = ${worker}
+        and not exists (
+          select 1 from public.engine_jobs p
+          where p.table_id = j.table_id and p.record_id = j.record_id and p.id <> j.id and p.locked_by is null
+            and p.reason in ('create', 'edit', 'recompute') and j.reason in ('create', 'edit', 'recompute'))
+      returning j.id
+    )
+    delete from public.engine_jobs j using r
+    where j.id = r.id and j.locked_by = ${worker} and j.id not in (select id from kept)`;
+}
+
+/** Writes finished jobs together; if the batch fails, each alone (one bad row holds no one back). */
+async function settle(worker: string, batch: Disposition[]) {
+  const write = (items: Disposition[]) =>
+    sql.begin(async (tx) => {
+      const outcomes = items.flatMap((d) => (d.outcome ? [d.outcome] : []));
+      await writeOutcome(tx, ...outcomes);
+      const done = items.filter((d) => d.kind === "done").map((d) => d.job.id);
+      if (
+        done.length > 0
+      ) await tx`delete from public.engine_jobs where id = any(${done}::bigint[]) and locked_by = ${worker}`;
+      const later = items.flatMap((d): Requeue[] =>
+        d.kind === "retry"
+          ? [{ id: d.job.id, delayMs: config.engineBackoffMs * 2 ** (d.job.attempts - 1), error: d.error }]
+          : d.kind === "park"
+          ? [{ id: d.job.id, delayMs: d.seconds * 1000, error: null, resumeAfter: d.columnId }]
+          : []
+      );
+      await requeue(worker, later, tx);
+    });
+  try {
+    await write(batch);
+  } catch (e) {
+    if (batch.length === 1) throw e;
+    for (const d of batch) {
+      await write([d]).catch((err) =>
+        log.error("engine: writing a job's outcome failed", { job: d.job.id, error: String(err) })
+      );
+    }
+  }
+}
+
+/** Runs one locked job's pipeline on its row; never throws. */
+async function run(job: Job, table: TableShape | null, row: Record<string, unknown> | undefined): Promise<Disposition> {
+  if (!table || !row) return { job, kind: "done" }; // the table or the record is gone
+  try {
+    const outcome = await computePipeline(
+      {
+        id: job.id,
+        table_id: job.table_id,
+        record_id: job.record_id,
+        reason: job.reason as Reason,
+        attempts: job.attempts,
+        chain: job.chain,
+        resume_after: job.resume_after,
+      },
+      table,
+      row,
+    );
+    if (outcome.park) return { job, kind: "park", outcome, ...outcome.park };
+    if (outcome.retry) {
+      if (job.attempts < job.max_attempts) return { job, kind: "retry", outcome, error: outcome.retry.message };
+      log.warn("pipeline job failed for good", { job: job.id, record: job.record_id, error: outcome.retry.message });
+    }
+    return { job, kind: "done", outcome };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    if (e instanceof RetryableError && job.attempts < job.max_attempts) return { job, kind: "retry", error };
+    log.warn("pipeline job failed for good", { job: job.id, record: job.record_id, error });
+    return { job, kind: "done" };
+  }
+}
+
+/**
+ * Claims and runs ready jobs until none are left (or the deadline passed); returns how many ran.
+ * Up to `concurrency` pipelines are in flight; more are claimed as they finish.
+ */
 export async function drain(
   worker: string,
   concurrency = config.engineConcurrency,
   deadline = Number.POSITIVE_INFINITY,
 ): Promise<number> {
+  const conn = await sql.reserve();
+  const inflight = new Map<number, Promise<void>>();
+  const finished: Disposition[] = [];
+  /** Records this drain holds the lock of, until their outcome is written. */
+  const held = new Set<string>();
+  let settling: Promise<void> | null = null;
   let ran = 0;
-  while (performance.now() < deadline) {
-    const jobs = await claim(worker, concurrency);
-    if (jobs.length === 0) return ran;
-    await Promise.all(jobs.map((job) => process(worker, job)));
-    ran += jobs.length;
+  let failure: unknown = null;
+
+  // Group commit: whatever finished while the previous write was in flight goes in the next.
+  const flush = (): Promise<void> =>
+    settling ??= (async () => {
+      while (finished.length > 0) {
+        const batch = finished.splice(0);
+        try {
+          await settle(worker, batch);
+        } catch (e) {
+          failure ??= e; // the jobs keep their lease and run again when it runs out
+        }
+        await unlockRecords(conn, batch.map((d) => d.job)).catch((e) => (failure ??= e));
+        for (const d of batch) held.delete(lockKey(d.job));
+      }
+      settling = null;
+    })();
+
+  const heartbeat = setInterval(() => {
+    const ids = [...inflight.keys()];
+    if (ids.length === 0) return;
+    sql`update public.engine_jobs set locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval
+        where id = any(${ids}::bigint[]) and locked_by = ${worker}`.catch(() => {});
+  }, (LEASE_SECONDS / 3) * 1000);
+
+  try {
+    while (failure === null) {
+      const free = concurrency - inflight.size;
+      if (free > 0 && (inflight.size <= concurrency / 2) && performance.now() < deadline) {
+        const claimed = await claim(conn, worker, free);
+        if (claimed.length === 0 && inflight.size === 0) break;
+        ran += claimed.length;
+        for (const job of claimed.filter((j) => j.reason === "backfill")) {
+          const p = process(worker, job).finally(() => inflight.delete(job.id));
+          inflight.set(job.id, p);
+        }
+        // A record another run holds (a run on demand, another worker), or that this drain already
+        // runs (advisory locks are re-entrant within a session: give the extra hold back): later.
+        const locked: Claimed[] = [];
+        const again: Claimed[] = [];
+        for (const job of claimed) {
+          if (!job.locked || job.reason === "backfill") continue;
+          if (held.has(lockKey(job))) again.push(job);
+          else {
+            held.add(lockKey(job));
+            locked.push(job);
+          }
+        }
+        await unlockRecords(conn, again);
+        const busy = [...claimed.filter((j) => !j.locked), ...again];
+        if (busy.length > 0) {
+          await requeue(worker, busy.map((j) => ({ id: j.id, delayMs: 100, error: null, attemptsBack: 1 })));
+        }
+        const tables = await shapesOf(locked);
+        const rows = new Map<string, Record<string, unknown>>();
+        for (const [tableId, table] of tables) {
+          if (!table) continue;
+          const ids = locked.filter((j) => j.table_id === tableId).map((j) => j.record_id);
+          const found = await sql<Record<string, unknown>[]>`
+            select * from ${sql(`public.${table.pg_table_name}`)} where id = any(${ids}::bigint[])`;
+          for (const r of found) rows.set(`${tableId}:${r.id}`, r);
+        }
+        for (const job of locked) {
+          // The slot frees as soon as the pipeline ran; its outcome (and its record lock) goes
+          // with the next group commit.
+          const p = run(job, tables.get(job.table_id) ?? null, rows.get(`${job.table_id}:${job.record_id}`))
+            .then((d) => {
+              finished.push(d);
+              void flush();
+            })
+            .finally(() => inflight.delete(job.id));
+          inflight.set(job.id, p);
+        }
+        if (claimed.length > 0) continue;
+      }
+      if (inflight.size === 0) break;
+      await Promise.race(inflight.values());
+    }
+    await Promise.all(inflight.values());
+    while (settling || finished.length > 0) await flush();
+  } finally {
+    clearInterval(heartbeat);
+    conn.release();
   }
+  if (failure !== null) throw failure;
   return ran;
 }
 
 /** Starts a worker loop in this process; returns a function that stops it. */
 export async function startWorker(name = `worker-${crypto.randomUUID().slice(0, 8)}`): Promise<() => Promise<void>> {
   let stopped = false;
+  // A NOTIFY that arrives while a drain is running is remembered: the loop drains again at once
+  // instead of sleeping through it.
+  let notified = false;
   let wake: (() => void) | null = null;
-  let running: Promise<unknown> = Promise.resolve();
-  const listener = await sql.listen("aitizer_jobs", () => wake?.());
+  const listener = await sql.listen("aitizer_jobs", () => {
+    notified = true;
+    wake?.();
+  });
   const loop = async () => {
     while (!stopped) {
+      notified = false;
       try {
-        running = drain(name);
-        await running;
+        await drain(name);
       } catch (e) {
         log.error("worker loop error", { worker: name, error: String(e) });
       }
-      if (stopped) break;
+      if (stopped || notified) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_MS);
         wake = () => {
