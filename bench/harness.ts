@@ -120,6 +120,8 @@ export async function startGateway(port = 54391): Promise<{ url: string; stop: (
       PORT: String(port),
       AITIZER_RATE_LIMIT_PER_MINUTE: "0",
       AITIZER_LOG_LEVEL: "error",
+      // No engine worker: on a shared database it would take other gateways' jobs.
+      AITIZER_ENGINE_WORKER: "false",
     },
     stdout: "inherit",
     stderr: "inherit",

@@ -155,7 +155,8 @@ test("tokens: secret once, prefix in listings, grids replaced whole, other works
   });
   assertEquals(rec.status, 201);
   await api("PUT", path, { token: ws.owner.jwt, body: { permissions: [] } });
-  assertEnvelope(await api("GET", `/rest-api/tables/${table.id}/records`, { token: created.token }), 404);
+  // Without a grid row the token lacks permission on its own workspace's table: 403.
+  assertEnvelope(await api("GET", `/rest-api/tables/${table.id}/records`, { token: created.token }), 403, "forbidden");
 });
 
 test("the error envelope for every error class, with an audit row for each call", async () => {

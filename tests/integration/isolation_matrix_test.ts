@@ -36,11 +36,10 @@ const WHO = [
 ] as const;
 type Who = typeof WHO[number];
 
-// Tables the caller cannot see are 404, as if they did not exist: for other tenants (nothing is
-// revealed), and for a token of this workspace without a grid row (the product hides such tables
-// from GET /tables too). The seed's "403: lacks permission for this table" could be read as
-// asking 403 for the latter; see the report.
-const HIDDEN = 404;
+// A token of this workspace without a grid row for a table is refused with 403, as the seed's
+// "token is valid but lacks permission for this table" says (the table stays out of its
+// GET /tables); tables of other workspaces are 404, as if they did not exist (nothing revealed).
+const HIDDEN = 403;
 
 // One row per endpoint, one column per principal, in WHO order:
 //                                        view  edit  admin super full  read  none  umcp  vibe  strgr forgn

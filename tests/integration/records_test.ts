@@ -340,6 +340,6 @@ test("cached table metadata is checked on every request: a change made elsewhere
   const listed = await api("GET", path, { token: reader.token });
   assertEquals(listed.body.records.map((r: Any) => r.id), [own.body.id]);
   await db`delete from public.token_table_permissions where token_id = ${reader.id}`;
-  assertEnvelope(await api("GET", `${path}/${own.body.id}`, { token: reader.token }), 404);
+  assertEnvelope(await api("GET", `${path}/${own.body.id}`, { token: reader.token }), 403, "forbidden");
   assertEquals(await count(table.pg_table_name), 3);
 });

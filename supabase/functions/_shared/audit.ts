@@ -40,25 +40,28 @@ export function recordAudit(row: AuditRow) {
   }
 }
 
+const COLUMNS = [
+  "workspace_id",
+  "function_name",
+  "endpoint",
+  "method",
+  "table_id",
+  "tool_name",
+  "status_code",
+  "token_id",
+  "user_id",
+  "duration_ms",
+  "request_id",
+  "created_at",
+] as const satisfies readonly (keyof AuditRow)[];
+
 async function write(rows: AuditRow[]) {
   const tokens = [...new Set(rows.flatMap((r) => r.token_id === null ? [] : [r.token_id]))];
-  await sql`insert into public.api_usage_logs ${
-    sql(
-      rows,
-      "workspace_id",
-      "function_name",
-      "endpoint",
-      "method",
-      "table_id",
-      "tool_name",
-      "status_code",
-      "token_id",
-      "user_id",
-      "duration_ms",
-      "request_id",
-      "created_at",
-    )
-  }`;
+  // The batch goes as one JSON parameter: one prepared statement whatever the batch size (a
+  // multi-row VALUES list is a new statement per size, with 12 parameters a row to serialise).
+  await sql`insert into public.api_usage_logs (${sql(COLUMNS)})
+            select ${sql(COLUMNS)}
+            from json_populate_recordset(null::public.api_usage_logs, ${JSON.stringify(rows)}::text::json)`;
   if (tokens.length > 0) {
     await sql`update public.api_tokens set last_used_at = now() where id = any(${tokens}::bigint[])`;
   }

@@ -46,6 +46,14 @@ export interface TxOptions {
    * trip. Nothing is written, so committing what an error aborted is harmless.
    */
   readOnly?: boolean;
+  /**
+   * A writing transaction whose COMMIT is pipelined the same way (one round trip): `fn` must send
+   * every statement before its first await, and each statement must carry its own checks (RLS,
+   * guards in its WHERE clause), since nothing `fn` decides after seeing results can roll it back.
+   * A failed statement aborts the transaction, so the pipelined COMMIT rolls back; anything but a
+   * clean COMMIT is an error.
+   */
+  pipelineCommit?: boolean;
 }
 
 /**
@@ -67,14 +75,20 @@ export async function asPrincipal<T>(
       `set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true)`,
   ).execute();
   try {
-    if (opts.readOnly) {
+    if (opts.readOnly || opts.pipelineCommit) {
       let open = true;
       const result = fn(untilClosed(conn, () => open));
       const commit = conn`commit`.simple().execute();
       open = false;
       await Promise.allSettled([begin, result, commit]);
       await begin;
-      return await result;
+      const value = await result;
+      if (!opts.readOnly) {
+        // COMMIT of a transaction a statement aborted answers ROLLBACK: nothing was written.
+        const done = await commit;
+        if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
+      }
+      return value;
     }
     const result = await fn(conn as unknown as Tx);
     await begin;
@@ -82,7 +96,8 @@ export async function asPrincipal<T>(
     return result;
   } catch (e) {
     await Promise.allSettled([begin]); // fn's own error is the one worth reporting
-    if (!opts.readOnly) await conn`rollback`.simple().catch(() => {});
+    // A pipelined COMMIT already ended the transaction (as a rollback if anything failed).
+    if (!opts.readOnly && !opts.pipelineCommit) await conn`rollback`.simple().catch(() => {});
     throw e;
   } finally {
     conn.release();

@@ -9,6 +9,7 @@ import { sql, type Tx } from "../db/client.ts";
 import { guardedFetch, OutboundRefused } from "../net/guarded_fetch.ts";
 import type { TableShape } from "../tables/meta.ts";
 import { loadShape } from "./loader.ts";
+import { acquire, recordKey, release } from "./locks.ts";
 import { runAction } from "../integrations/column.ts";
 import { reveal } from "../integrations/secrets.ts";
 import { runCrossTable } from "./crosstable.ts";
@@ -70,18 +71,16 @@ function valuesByName(table: TableShape, row: Record<string, unknown>): Record<s
 
 /**
  * Runs the pipeline of one record; writes its results; returns what each column did. Pipelines of
- * one record never overlap (a session advisory lock on a reserved connection): a background
+ * one record never overlap (a record lock, see locks.ts): a background
  * recomputation cannot write values computed from a row another run is changing.
  */
 export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
-  const lock = await sql.reserve();
-  const key = `aitizer:${job.table_id}:${job.record_id}`;
+  const key = recordKey(job.table_id, job.record_id);
+  await acquire(key);
   try {
-    await lock`select pg_advisory_lock(hashtextextended(${key}, 0))`;
     return await runLocked(job);
   } finally {
-    await lock`select pg_advisory_unlock(hashtextextended(${key}, 0))`.catch(() => {});
-    lock.release();
+    await release([key]).catch(() => {});
   }
 }
 

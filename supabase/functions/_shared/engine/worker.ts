@@ -4,6 +4,7 @@
 import { config } from "../config.ts";
 import type { ReservedSql } from "postgres";
 import { sql, type Tx } from "../db/client.ts";
+import { adopt, holds, lockConnection, recordKey, release, releaseExtra } from "./locks.ts";
 import { log } from "../log.ts";
 import type { TableShape } from "../tables/meta.ts";
 import {
@@ -180,12 +181,7 @@ type Disposition =
   | { job: Job; kind: "retry"; outcome?: Outcome; error: string }
   | { job: Job; kind: "park"; outcome: Outcome; seconds: number; columnId: number };
 
-const lockKey = (job: Job) => `aitizer:${job.table_id}:${job.record_id}`;
-
-async function unlockRecords(conn: ReservedSql, jobs: Job[]) {
-  if (jobs.length === 0) return;
-  await conn`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${jobs.map(lockKey)}::text[]) k`;
-}
+const lockKey = (job: Job) => recordKey(job.table_id, job.record_id);
 
 /**
  * Puts claimed jobs back in the queue after a delay. A job whose record meanwhile got another
@@ -296,11 +292,9 @@ export async function drain(
   concurrency = config.engineConcurrency,
   deadline = Number.POSITIVE_INFINITY,
 ): Promise<number> {
-  const conn = await sql.reserve();
+  const conn = await lockConnection();
   const inflight = new Map<number, Promise<void>>();
   const finished: Disposition[] = [];
-  /** Records this drain holds the lock of, until their outcome is written. */
-  const held = new Set<string>();
   let settling: Promise<void> | null = null;
   let ran = 0;
   let failure: unknown = null;
@@ -315,8 +309,7 @@ export async function drain(
         } catch (e) {
           failure ??= e; // the jobs keep their lease and run again when it runs out
         }
-        await unlockRecords(conn, batch.map((d) => d.job)).catch((e) => (failure ??= e));
-        for (const d of batch) held.delete(lockKey(d.job));
+        await release(batch.map((d) => lockKey(d.job))).catch((e) => (failure ??= e));
       }
       settling = null;
     })();
@@ -345,13 +338,13 @@ export async function drain(
         const again: Claimed[] = [];
         for (const job of claimed) {
           if (!job.locked || job.reason === "backfill") continue;
-          if (held.has(lockKey(job))) again.push(job);
+          if (holds(lockKey(job))) again.push(job);
           else {
-            held.add(lockKey(job));
+            adopt(lockKey(job));
             locked.push(job);
           }
         }
-        await unlockRecords(conn, again);
+        await releaseExtra(again.map(lockKey));
         const busy = [...claimed.filter((j) => !j.locked), ...again];
         if (busy.length > 0) {
           await requeue(worker, busy.map((j) => ({ id: j.id, delayMs: 100, error: null, attemptsBack: 1 })));
@@ -385,7 +378,6 @@ export async function drain(
     while (settling || finished.length > 0) await flush();
   } finally {
     clearInterval(heartbeat);
-    conn.release();
   }
   if (failure !== null) throw failure;
   return ran;

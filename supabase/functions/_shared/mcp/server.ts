@@ -5,12 +5,14 @@ import { z } from "zod";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
+import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import {
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
   ListToolsRequestSchema,
   McpError,
+  SUPPORTED_PROTOCOL_VERSIONS,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { TokenPrincipal } from "../auth/principal.ts";
@@ -51,6 +53,8 @@ export async function handleMcp(c: Context): Promise<Response> {
     const read = await readJsonRpc(c.req.raw);
     if (read instanceof Response) return read;
     parsedBody = read;
+    const direct = directToolCall(c, principal, read);
+    if (direct) return await direct;
   }
 
   const server = buildServer({ principal, http: c });
@@ -124,22 +128,67 @@ function buildServer(ctx: ToolContext): Server {
     if (!compiled) {
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool '${request.params.name}'; see tools/list`);
     }
-    ctx.http.set("toolName", compiled.def.name);
-    if (!toolAllowed(compiled.def, ctx.principal)) {
-      ctx.http.set("toolStatus", 403);
-      return failure(
-        `${compiled.def.name} needs a vibe_mcp token; a user_mcp token may use: ` +
-          LISTINGS.user_mcp.map((t) => t.name).join(", "),
-      );
-    }
-    const args = compiled.schema.safeParse(request.params.arguments ?? {});
-    if (!args.success) {
-      ctx.http.set("toolStatus", 400);
-      return failure(`Invalid arguments for ${compiled.def.name}: ${describeIssues(args.error)}`);
-    }
-    return runTool(ctx, compiled.def, args.data);
+    return callTool(ctx, compiled, request.params.arguments);
   });
   return server;
+}
+
+/** tools/call of a known tool: scope, arguments, the tool itself; every failure is an isError result. */
+function callTool(
+  ctx: ToolContext,
+  compiled: typeof COMPILED[number],
+  rawArgs: unknown,
+): CallToolResult | Promise<CallToolResult> {
+  ctx.http.set("toolName", compiled.def.name);
+  if (!toolAllowed(compiled.def, ctx.principal)) {
+    ctx.http.set("toolStatus", 403);
+    return failure(
+      `${compiled.def.name} needs a vibe_mcp token; a user_mcp token may use: ` +
+        LISTINGS.user_mcp.map((t) => t.name).join(", "),
+    );
+  }
+  const args = compiled.schema.safeParse(rawArgs ?? {});
+  if (!args.success) {
+    ctx.http.set("toolStatus", 400);
+    return failure(`Invalid arguments for ${compiled.def.name}: ${describeIssues(args.error)}`);
+  }
+  return runTool(ctx, compiled.def, args.data);
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const only = (o: Record<string, unknown>, keys: string[]) => Object.keys(o).every((k) => keys.includes(k));
+
+/**
+ * The common case without the SDK's per-request Server, transport and schema passes: one
+ * tools/call request of a known tool, in exactly the shape the SDK accepts and with nothing
+ * (task, _meta, session, unknown protocol version, other content type) that would make it answer
+ * differently. It runs the same callTool and answers what the SDK would, byte for byte
+ * (`{"result":…,"jsonrpc":"2.0","id":…}`, Content-Type application/json). Anything else: null,
+ * and the SDK handles the request.
+ */
+function directToolCall(c: Context, principal: TokenPrincipal, body: unknown): Promise<Response> | null {
+  if (!isPlainObject(body) || body.method !== "tools/call" || !only(body, ["jsonrpc", "id", "method", "params"])) {
+    return null;
+  }
+  const id = body.id;
+  if (typeof id !== "string" && !Number.isSafeInteger(id)) return null;
+  const params = body.params;
+  if (!isPlainObject(params) || typeof params.name !== "string" || !only(params, ["name", "arguments"])) return null;
+  if (params.arguments !== undefined && !isPlainObject(params.arguments)) return null;
+  const compiled = BY_NAME.get(params.name);
+  if (!compiled) return null; // the SDK's -32602
+  const headers = c.req.raw.headers;
+  if (!isJsonContentType(headers.get("content-type"))) return null;
+  const version = headers.get("mcp-protocol-version");
+  if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return null;
+  if (headers.has("mcp-session-id")) return null;
+  return Promise.resolve(callTool({ principal, http: c }, compiled, params.arguments)).then((result) =>
+    new Response(JSON.stringify({ result, jsonrpc: "2.0", id }), {
+      status: 200,
+      headers: { "Content-Type": "application/json" },
+    })
+  );
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -8,12 +8,14 @@ import type { Tx } from "../db/client.ts";
 import { HttpError, notFound } from "../http/errors.ts";
 import {
   accessGranted,
+  accessGuard,
   accessQuery,
   colKey,
-  loadTable,
   peekTable,
+  peekTableVersion,
   type TableMeta,
   type TableShape,
+  unseen,
   withTable,
 } from "../tables/meta.ts";
 import { claimsFor } from "../auth/principal.ts";
@@ -86,7 +88,7 @@ function failBatch(errors: IndexedError[], total: number): never {
 // ---------------------------------------------------------------------------------------------
 // Create
 // ---------------------------------------------------------------------------------------------
-function insertQuery(tx: Tx, p: Principal, table: TableShape, rows: StoredRow[]) {
+function insertQuery(tx: Tx, p: Principal, table: TableShape, rows: StoredRow[], guard?: Fragment) {
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cols = keys.map((k) => tx`${tx(k)}`);
   const picked = keys.map((k) => tx`p.${tx(k)}`);
@@ -99,6 +101,7 @@ function insertQuery(tx: Tx, p: Principal, table: TableShape, rows: StoredRow[])
   })
     select ${createdBy}::uuid, ${createdByToken}::bigint${keys.length ? tx`, ${join(tx, picked, tx`, `)}` : tx``}
     from jsonb_populate_recordset(null::${tableRef(tx, table)}, ${JSON.stringify(rows)}::text::jsonb) p
+    ${guard ? tx`where ${guard}` : tx``}
     returning ${selectList(tx, columns)}`;
 }
 
@@ -112,26 +115,31 @@ async function insertRows(tx: Tx, p: Principal, table: TableMeta, rows: StoredRo
 
 /**
  * One record. With the table's metadata cached and no references to check, the row is coerced
- * against the cache and inserted in the same round trip as the permission and schema-version
- * check; if the check refuses or finds the cache stale, the transaction rolls back and the
- * checked path runs (and reports any error against the current schema).
+ * against the cache and inserted by a statement that refuses itself (inserts nothing) unless the
+ * caller may create in the table and its schema is still the cached version; the COMMIT is
+ * pipelined behind it, so the whole request is one round trip. If nothing was inserted (refused,
+ * stale cache) or the statement failed, nothing was written and the checked path runs (and
+ * reports any error against the current schema).
  */
 export async function createRecord(p: Principal, tableId: number, rowData: unknown, opts: WriteOptions = {}) {
-  const guess = peekTable(tableId);
+  const cached = peekTableVersion(tableId);
+  const guess = cached?.meta;
   const coerced = guess && tryCoerce(guess, rowData, opts);
-  if (guess && coerced) {
+  if (cached && guess && coerced) {
     try {
-      return await asPrincipal(claimsFor(p), async (tx) => {
-        const checked = loadTable(tx, p, tableId, "create");
-        const insert = insertQuery(tx, p, guess, [coerced.values]).execute();
-        insert.catch(() => {}); // awaited below, unless the check fails first
-        if (!sameShape(await checked, guess)) throw STALE;
-        const [record] = inInputOrder(guess, await insert);
-        return { record, stripped: coerced.stripped };
-      });
+      const inserted = await asPrincipal(
+        claimsFor(p),
+        (tx) =>
+          insertQuery(tx, p, guess, [coerced.values], accessGuard(tx, p, tableId, cached.version, "create"))
+            .execute(),
+        { pipelineCommit: true },
+      );
+      if (inserted.length === 1) return { record: inInputOrder(guess, inserted)[0], stripped: coerced.stripped };
     } catch (e) {
-      // A refusal against current metadata stands; anything else retries checked (rolled back).
-      if (e !== STALE && e instanceof HttpError && peekTable(tableId) === guess) throw e;
+      // The statement failed and the pipelined COMMIT rolled it back: nothing was written, and the
+      // checked path reports the error. Anything else (a lost connection, a COMMIT that did not
+      // answer COMMIT) may have written the row: retrying could create it twice, so it surfaces.
+      if ((e as { name?: string }).name !== "PostgresError") throw e;
     }
   }
   return await withTable(p, tableId, "create", async (tx, table) => {
@@ -209,6 +217,7 @@ export async function getRecord(p: Principal, tableId: number, recordId: number,
           tx`select ${selectList(tx, columns)} from ${tableRef(tx, guess)} where id = ${recordId}`,
         );
         const [row] = await query.execute(); // sent now: awaiting a thenable calls then() a tick later
+        if (!row) throw await unseen(p, tableId);
         if (!sameShape(accessGranted(p, tableId, cached, row, "read"), guess)) throw STALE;
         if (row.id === null) throw notFound(`record ${recordId} in table ${tableId}`);
         return toApiRecord(guess, row, columns);

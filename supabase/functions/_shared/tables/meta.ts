@@ -4,8 +4,8 @@ import { claimsFor, type Principal, type TablePermission } from "../auth/princip
 import type { Role } from "../auth/workspace.ts";
 import type { Column } from "../columns/type.ts";
 import type { Fragment } from "postgres";
-import { asPrincipal, type Tx } from "../db/client.ts";
-import { badRequest, forbidden, notFound } from "../http/errors.ts";
+import { asPrincipal, sql, type Tx } from "../db/client.ts";
+import { badRequest, forbidden, type HttpError, notFound } from "../http/errors.ts";
 
 export interface TableMeta {
   id: number;
@@ -68,6 +68,35 @@ export function peekTable(tableId: number): Meta | undefined {
   return metaCache.get(tableId)?.meta;
 }
 
+/** The cached metadata of a table with the schema version it was read at, unchecked (see peekTable). */
+export function peekTableVersion(tableId: number): { version: number; meta: Meta } | undefined {
+  return metaCache.get(tableId);
+}
+
+const GRID_KEY = { create: "can_create", edit: "can_edit", delete: "can_delete" } as const;
+
+/**
+ * A condition that holds only while the caller may `op` the table and its schema is still at
+ * `version`: accessGranted's check in SQL, for a statement that must refuse itself because its
+ * COMMIT is pipelined behind it (RLS still applies to the statement on top of it). Reads the
+ * same public.table_access() row, in the statement's own snapshot.
+ */
+export function accessGuard(
+  tx: Tx,
+  p: Principal,
+  tableId: number,
+  version: number,
+  op: keyof typeof GRID_KEY,
+): Fragment {
+  const key = GRID_KEY[op];
+  const roles = (Object.keys(USER_GRID) as Role[]).filter((r) => USER_GRID[r][key]);
+  const allowed = p.kind === "token"
+    ? tx`a.workspace_id = ${p.workspaceId} and (a.grid ->> ${key}::text) = 'true'`
+    : tx`a.role::text = any(${roles}::text[])`;
+  return tx`exists (select from public.table_access(${tableId}, ${version}) a
+                    where a.version = ${version} and ${allowed})`;
+}
+
 export function forgetTable(tableId: number) {
   metaCache.delete(tableId);
 }
@@ -126,10 +155,28 @@ export function accessGranted(
   return table;
 }
 
+/**
+ * Why a caller has no access row for a table: a workspace token whose grid has no row for a table
+ * of its own workspace lacks permission (403, as the seed says); a table of another workspace, or
+ * none at all, does not exist for the caller (404, revealing nothing). Only on this refusal path
+ * is the table looked up as the system.
+ */
+export async function unseen(p: Principal, tableId: number): Promise<HttpError> {
+  if (p.kind === "token") {
+    const [t] = await sql<{ workspace_id: number }[]>`
+      select workspace_id from public.app_tables where id = ${tableId}`;
+    if (t?.workspace_id === p.workspaceId) {
+      return forbidden(`This ${p.tokenType} token has no permission on table ${tableId}: its grid has no row for it`);
+    }
+  }
+  return notFound(`table ${tableId}`);
+}
+
 /** Loads a table the caller can see (404 otherwise) and checks `op` (403 with what is missing). */
 export async function loadTable(tx: Tx, p: Principal, tableId: number, op: TableOp): Promise<TableMeta> {
   const { query, cached } = accessQuery(tx, tableId);
   const [row] = await query;
+  if (!row) throw await unseen(p, tableId);
   return accessGranted(p, tableId, cached, row, op);
 }
 
