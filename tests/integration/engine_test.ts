@@ -506,3 +506,40 @@ test("rollups follow the rows they read; a new or changed formula recomputes the
   assertEquals(shown.body.recompute, { done: 100, total: 250, running: true });
   await db`delete from public.engine_jobs where table_id = ${prices.id}`;
 });
+
+test("parallel run-actions on more records than the pool has connections, while their jobs run, completes", async () => {
+  const id = uniq();
+  routes.set(`/echo-${id}`, (req) => Response.json({ n: new URL(req.url).searchParams.get("n") }));
+  const ws = await createWorkspace();
+  const t = await table(ws, [
+    { name: "N", type: "number" },
+    { name: "Call", type: "http_request", httpUrl: `${FAKE}/echo-${id}?n={N}` },
+    { name: "Twice", type: "formula", formula: "{N} * 2" },
+  ]);
+  const created = await api("POST", `${t.path}/batch`, {
+    token: ws.vibeToken,
+    body: { records: Array.from({ length: 30 }, (_, i) => ({ row_data: { N: i } })) },
+  });
+  assertEquals(created.status, 201);
+  // The worker is taking these records' create jobs at the same time: each record's runs queue
+  // behind its lock, none holding a pool connection while it waits.
+  // (Bounded: the deadlock this guards against would hang the request forever.)
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ran = await Promise.race([
+    api("POST", `/rest-api/tables/${t.id}/run-actions`, {
+      token: ws.vibeToken,
+      body: { record_ids: created.body.created.map((c: Any) => c.id), mode: "parallel" },
+    }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("run-actions did not answer in 30 s: deadlocked?")), 30_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assertEquals(ran.status, 200, JSON.stringify(ran.body));
+  assertEquals(ran.body.results.filter((r: Any) => r.success).length, 30 * 2);
+  await until("every create job", async () => {
+    const [{ n }] = await db`select count(*)::int as n from public.engine_jobs where table_id = ${t.id}`;
+    return n === 0;
+  });
+  const rows = await api("GET", `${t.path}?limit=100`, { token: ws.vibeToken });
+  assert(rows.body.records.every((r: Any) => r.row_data[t.key("Twice")] === r.row_data[t.key("N")] * 2));
+});
