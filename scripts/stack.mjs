@@ -303,7 +303,9 @@ async function test() {
   const gw = startGateway(port, {
     ...testEnv,
     AITIZER_LOG_LEVEL: process.env.AITIZER_LOG_LEVEL ?? "error",
-    AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${fakePort},127.0.0.1:${providerPort}`,
+    // Each test file that fakes a web endpoint has its own port: the base, +2 and +3.
+    AITIZER_OUTBOUND_ALLOW: [0, 2, 3].map((d) => `127.0.0.1:${Number(fakePort) + d}`)
+      .concat(`127.0.0.1:${providerPort}`).join(","),
     AITIZER_ENGINE_BACKOFF_MS: "20",
     AITIZER_FORMULA_TIMEOUT_MS: "200",
     AITIZER_OPENAI_BASE_URL: `${providers}/openai/v1`,

@@ -21,7 +21,7 @@ type Any = any;
 
 const fakes = await startProviderFakes();
 // Custom actions are user-configured URLs: they go through the guarded fetch to this fake.
-const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340);
+const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340) + 2; // this file's own port
 const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
 const hooks: { path: string; headers: Record<string, string>; body: string }[] = [];
 Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, async (req) => {

@@ -4,7 +4,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { api, createWorkspace, db, test, uniq } from "../_helpers.ts";
 
-const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340);
+const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340) + 3; // this file's own port
 const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
 
 async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
