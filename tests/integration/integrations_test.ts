@@ -28,6 +28,10 @@ Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, async
   const path = new URL(req.url).pathname;
   if (!path.startsWith("/hooks/")) return new Response("unexpected request", { status: 599 });
   hooks.push({ path, headers: Object.fromEntries(req.headers), body: await req.text() });
+  // Like a careless API: refuses the key and echoes it back.
+  if (path.startsWith("/hooks/echo-key")) {
+    return Response.json({ error: `bad key ${req.headers.get("x-api-key")}` }, { status: 401 });
+  }
   return Response.json({ received: true, path });
 });
 
@@ -542,4 +546,36 @@ test("the action-worker function drains the queue for a caller with the worker s
   // Any principal of the workspace may read the catalog (a rest_api token included).
   const token = await createToken(ws, "rest_api");
   assertEquals((await api("GET", "/rest-api/integrations", { token: token.token })).status, 200);
+});
+
+test("a provider that echoes a refused key back: the key never reaches the execution log", async () => {
+  const ws = await createWorkspace();
+  const secret = `leaky-${uniq()}-secret`;
+  const cred = await credential(ws, "custom_http", secret);
+  const action = await api("POST", "/rest-api/custom-actions", {
+    token: ws.owner.jwt,
+    body: {
+      name: "echo_key",
+      url: `${FAKE}/hooks/echo-key`,
+      credential_id: cred.id,
+      auth_header: "X-Api-Key",
+      auth_scheme: "",
+    },
+  });
+  assertEquals(action.status, 201, JSON.stringify(action.body));
+  const t = await table(ws, [{ name: "N", type: "text" }, {
+    name: "Call",
+    type: "action",
+    integration: "custom_http",
+    actionName: "echo_key",
+  }]);
+  const run = await runRow(ws, t, { N: "x" }, "Call");
+  assertEquals(run.execution.status, "failed");
+  assertMatch(run.execution.error, /HTTP 401/);
+  const logged = JSON.stringify(
+    await db`select request, response, error from public.column_executions
+                                         where table_id = ${t.id}`,
+  );
+  assert(logged.includes("bad key ***"), logged);
+  assert(!logged.includes(secret), "the echoed key was scrubbed");
 });

@@ -126,7 +126,15 @@ export async function runAction(
   try {
     outcome = await found.action.run(parsed.data, { secret, idempotencyKey, workspaceId: table.workspace_id });
   } catch (e) {
-    throw Object.assign(e as Error, { request: { ...request, input: parsed.data } });
+    // A provider may echo the key it refused (in its message or body): it never reaches the log.
+    const err = e as Error & { response?: unknown };
+    if (secret) {
+      err.message = err.message.replaceAll(secret, "***");
+      if (err.response !== undefined) {
+        err.response = JSON.parse(JSON.stringify(err.response).replaceAll(JSON.stringify(secret).slice(1, -1), "***"));
+      }
+    }
+    throw Object.assign(err, { request: { ...request, input: parsed.data } });
   }
   if (cfg.credentialMode === "platform_llm" && outcome.usage) {
     const u = outcome.usage;
