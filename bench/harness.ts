@@ -107,9 +107,11 @@ export function rawDb(max = 8) {
 }
 
 /** The gateway under test: AITIZER_URL if set, else one started here (rate limit off). */
-export async function startGateway(port = 54391): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startGateway(
+  port = 54391,
+): Promise<{ url: string; pid: number | null; stop: () => Promise<void> }> {
   const given = Deno.env.get("AITIZER_URL");
-  if (given) return { url: given, stop: async () => {} };
+  if (given) return { url: given, pid: null, stop: async () => {} };
   const deno = new URL("../node_modules/.bin/deno", import.meta.url).pathname;
   const child = new Deno.Command(deno, {
     args: ["run", "-A", "--quiet", "scripts/gateway.ts"],
@@ -137,6 +139,7 @@ export async function startGateway(port = 54391): Promise<{ url: string; stop: (
   }
   return {
     url,
+    pid: child.pid,
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;

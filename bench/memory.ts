@@ -4,7 +4,7 @@
 // if anything kept more than a page, the second and third walks would add as much again. Flat:
 // the memory after the third walk is within 32 MB of the memory after the first.
 import { SignJWT } from "jose";
-import { DB_URL, JWT_SECRET, rawDb, round, saveResults } from "./harness.ts";
+import { JWT_SECRET, rawDb, round, saveResults, startGateway } from "./harness.ts";
 
 const ROWS = 100_000;
 const PAGE = 1_000;
@@ -19,29 +19,15 @@ async function rss(pid: number): Promise<number> {
 }
 
 export default async function bench() {
-  const deno = new URL("../node_modules/.bin/deno", import.meta.url).pathname;
-  const gateway = new Deno.Command(deno, {
-    args: ["run", "-A", "--quiet", "scripts/gateway.ts"],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: {
-      DATABASE_URL: DB_URL,
-      SUPABASE_JWT_SECRET: JWT_SECRET,
-      PORT: String(PORT),
-      AITIZER_RATE_LIMIT_PER_MINUTE: "0",
-      AITIZER_LOG_LEVEL: "error",
-      AITIZER_ENGINE_WORKER: "false",
-    },
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const url = `http://127.0.0.1:${PORT}/functions/v1/rest-api`;
+  const gateway = await startGateway(PORT);
+  if (gateway.pid === null) {
+    console.log("\nmemory while listing: skipped (needs a gateway started here, not AITIZER_URL)");
+    return;
+  }
+  const pid = gateway.pid;
+  const url = `${gateway.url}/functions/v1/rest-api`;
   const db = rawDb();
   try {
-    for (let i = 0; i < 300; i++) {
-      const up = await fetch(`${url}/health`).then((r) => (r.body?.cancel(), r.ok)).catch(() => false);
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const api = async (method: string, path: string, token: string, body?: unknown) => {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -67,7 +53,7 @@ export default async function bench() {
              select repeat(md5(g::text), 16), g from generate_series(1, ${ROWS}) g`;
     await db`analyze ${db("public." + table.pg_table_name)}`;
 
-    const before = await rss(gateway.pid);
+    const before = await rss(pid);
     const samples: number[] = [];
     let cursor: string | null = null;
     let rows = 0;
@@ -81,7 +67,7 @@ export default async function bench() {
         );
         rows += page.records.length;
         cursor = page.next_cursor;
-        samples.push(await rss(gateway.pid));
+        samples.push(await rss(pid));
       } while (cursor);
       afterWalk.push(samples[samples.length - 1]);
     }
@@ -106,8 +92,7 @@ export default async function bench() {
     );
     await saveResults("memory", [result]);
   } finally {
-    gateway.kill("SIGTERM");
-    await gateway.status;
+    await gateway.stop();
     await db.end();
   }
 }

@@ -118,6 +118,21 @@ export async function createToken(
   return { id: res.body.id, token: res.body.token };
 }
 
+/** Polls (bounded) until `check` returns a value: for what happens asynchronously (the engine). */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** Waits (bounded, polling) for the audit row of a request; audit rows are written in batches. */
 export async function auditRow(requestId: string | null, timeoutMs = 5_000) {
   assert(requestId, "response has no x-request-id");

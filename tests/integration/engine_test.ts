@@ -3,7 +3,7 @@
 // formula; every column run is logged. Also: edits, conditions, run-actions, retries with
 // backoff, a worker that died mid-job, SSRF refusals, save-time safety, sandbox limits.
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { api, assertEnvelope, createWorkspace, db, test, uniq, type Workspace } from "../_helpers.ts";
+import { api, assertEnvelope, createWorkspace, db, test, uniq, until, type Workspace } from "../_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -20,17 +20,6 @@ Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, (req)
   hits.set(path, [...(hits.get(path) ?? []), req]);
   return handler(req);
 });
-
-/** Polls (bounded) until `check` returns a value; the engine runs asynchronously. */
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const executions = (ws: Workspace, tableId: number, recordId: number) =>
   api("GET", `/rest-api/tables/${tableId}/records/${recordId}/executions`, { token: ws.vibeToken });

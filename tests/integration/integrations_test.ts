@@ -13,6 +13,7 @@ import {
   member,
   test,
   uniq,
+  until,
   type Workspace,
 } from "../_helpers.ts";
 
@@ -34,16 +35,6 @@ Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, async
   }
   return Response.json({ received: true, path });
 });
-
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A credential stored by the workspace owner (an admin). */
 async function credential(ws: Workspace, integration: string, secret = `${GOOD_KEY}-${uniq()}`) {

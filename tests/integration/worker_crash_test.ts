@@ -2,20 +2,10 @@
 // keeps its lease until the lease runs out (set here instead of waiting two minutes); then
 // another worker (the gateway's) claims it and completes it, as attempt 2.
 import { assert, assertEquals } from "@std/assert";
-import { api, createWorkspace, db, test, uniq } from "../_helpers.ts";
+import { api, createWorkspace, db, test, uniq, until } from "../_helpers.ts";
 
 const FAKE_PORT = Number(Deno.env.get("AITIZER_TEST_FAKE_PORT") ?? 54340) + 3; // this file's own port
 const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
-
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test("a worker killed mid-job: the job completes once another worker runs, exactly once in the log", async () => {
   const id = uniq();

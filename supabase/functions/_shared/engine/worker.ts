@@ -11,6 +11,7 @@ import {
   computePipeline,
   loadShape,
   type Outcome,
+  type PipelineJob,
   type Reason,
   RetryableError,
   runPipeline,
@@ -66,6 +67,20 @@ async function claim(conn: ReservedSql, worker: string, n: number): Promise<Clai
     order by c.id`;
 }
 
+/** The pipeline's view of a claimed (non-backfill) job. */
+const pipelineJob = (job: Job): PipelineJob => ({
+  id: job.id,
+  table_id: job.table_id,
+  record_id: job.record_id,
+  reason: job.reason as Reason,
+  attempts: job.attempts,
+  chain: job.chain,
+  resume_after: job.resume_after,
+});
+
+/** Exponential backoff before a retryable failure's next attempt. */
+const backoffMs = (job: Job) => config.engineBackoffMs * 2 ** (job.attempts - 1);
+
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
 export async function process(worker: string, job: Job): Promise<void> {
   // A long job (a loop with pauses, slow endpoints) keeps its lease while it is alive.
@@ -75,27 +90,12 @@ export async function process(worker: string, job: Job): Promise<void> {
   }, (LEASE_SECONDS / 3) * 1000);
   try {
     if (job.reason === "backfill") return await backfill(worker, job);
-    await runPipeline({
-      id: job.id,
-      table_id: job.table_id,
-      record_id: job.record_id,
-      reason: job.reason,
-      attempts: job.attempts,
-      chain: job.chain,
-      resume_after: job.resume_after,
-    });
+    await runPipeline(pipelineJob(job));
     await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof RetryableError && job.attempts < job.max_attempts) {
-      const delayMs = config.engineBackoffMs * 2 ** (job.attempts - 1);
-      await sql`
-        update public.engine_jobs set locked_by = null, locked_until = null, last_error = ${message},
-          run_at = now() + ${`${delayMs} milliseconds`}::interval
-        where id = ${job.id} and locked_by = ${worker}`.catch(async () => {
-        // Another job for the record is already pending: that one will run the pipeline.
-        await sql`delete from public.engine_jobs where id = ${job.id}`;
-      });
+      await requeue(worker, [{ id: job.id, delayMs: backoffMs(job), error: message }]);
       return;
     }
     log.warn("pipeline job failed for good", {
@@ -183,10 +183,6 @@ type Disposition =
 
 const lockKey = (job: Job) => recordKey(job.table_id, job.record_id);
 
-/**
- * Puts claimed jobs back in the queue after a delay. A job whose record meanwhile got another
- * pending job is dropped instead: that one runs the record's pipeline anew.
- */
 interface Requeue {
   id: number;
   delayMs: number;
@@ -197,6 +193,10 @@ interface Requeue {
   resumeAfter?: number;
 }
 
+/**
+ * Puts claimed jobs back in the queue after a delay. A job whose record meanwhile got another
+ * pending job is dropped instead: that one runs the record's pipeline anew.
+ */
 async function requeue(worker: string, items: Requeue[], tx: Tx | typeof sql = sql) {
   if (items.length === 0) return;
   await tx`
@@ -228,12 +228,12 @@ async function settle(worker: string, batch: Disposition[]) {
       const outcomes = items.flatMap((d) => (d.outcome ? [d.outcome] : []));
       await writeOutcome(tx, ...outcomes);
       const done = items.filter((d) => d.kind === "done").map((d) => d.job.id);
-      if (
-        done.length > 0
-      ) await tx`delete from public.engine_jobs where id = any(${done}::bigint[]) and locked_by = ${worker}`;
+      if (done.length > 0) {
+        await tx`delete from public.engine_jobs where id = any(${done}::bigint[]) and locked_by = ${worker}`;
+      }
       const later = items.flatMap((d): Requeue[] =>
         d.kind === "retry"
-          ? [{ id: d.job.id, delayMs: config.engineBackoffMs * 2 ** (d.job.attempts - 1), error: d.error }]
+          ? [{ id: d.job.id, delayMs: backoffMs(d.job), error: d.error }]
           : d.kind === "park"
           ? [{ id: d.job.id, delayMs: d.seconds * 1000, error: null, resumeAfter: d.columnId }]
           : []
@@ -256,19 +256,7 @@ async function settle(worker: string, batch: Disposition[]) {
 async function run(job: Job, table: TableShape | null, row: Record<string, unknown> | undefined): Promise<Disposition> {
   if (!table || !row) return { job, kind: "done" }; // the table or the record is gone
   try {
-    const outcome = await computePipeline(
-      {
-        id: job.id,
-        table_id: job.table_id,
-        record_id: job.record_id,
-        reason: job.reason as Reason,
-        attempts: job.attempts,
-        chain: job.chain,
-        resume_after: job.resume_after,
-      },
-      table,
-      row,
-    );
+    const outcome = await computePipeline(pipelineJob(job), table, row);
     if (outcome.park) return { job, kind: "park", outcome, ...outcome.park };
     if (outcome.retry) {
       if (job.attempts < job.max_attempts) return { job, kind: "retry", outcome, error: outcome.retry.message };

@@ -28,20 +28,23 @@ export async function groupsFor(tx: Tx, workspaceId: number): Promise<Integratio
   return [...BUILT_IN, customHttp(await customActions(tx, workspaceId))];
 }
 
-/** One action of one group (custom actions are looked up in the workspace), or null. */
+/**
+ * One action of one group, or null. Custom actions are looked up in the workspace and come with
+ * the workspace credential they carry.
+ */
 export async function findAction(
   tx: Tx | Sql,
   workspaceId: number,
   group: string,
   name: string,
-): Promise<{ group: IntegrationGroup; action: ActionDef } | null> {
+): Promise<{ group: IntegrationGroup; action: ActionDef; credentialId?: number | null } | null> {
   if (group === "custom_http") {
     const [row] = await tx<CustomActionRow[]>`
       select ${tx.unsafe(CUSTOM_ACTION_FIELDS)} from public.custom_actions
       where workspace_id = ${workspaceId} and name = ${name}`;
     if (!row) return null;
     const g = customHttp([row]);
-    return { group: g, action: g.actions[0] };
+    return { group: g, action: g.actions[0], credentialId: row.credential_id };
   }
   const g = BUILT_IN.find((x) => x.id === group);
   const a = g?.actions.find((x) => x.name === name);

@@ -114,10 +114,8 @@ export async function runAction(
     secret = typeof cfg.credential === "string" && cfg.credential !== "" ? cfg.credential : null;
   } else if (cfg.credentialMode === "platform_llm") {
     secret = config.platformOpenAiKey ?? null;
-  } else if (cfg.integration === "custom_http") {
-    const [row] = await sql<{ credential_id: number | null }[]>`
-      select credential_id from public.custom_actions where workspace_id = ${table.workspace_id} and name = ${cfg.actionName}`;
-    if (row?.credential_id) secret = await credentialSecret(table.workspace_id, row.credential_id);
+  } else if (found.credentialId) {
+    secret = await credentialSecret(table.workspace_id, found.credentialId);
   }
 
   const item = scope.index === undefined ? "" : `:${scope.index}`;
