@@ -19,7 +19,7 @@ test("read-only transactions run as authenticated and refuse statements sent aft
   await assertRejects(
     () => asPrincipal(claims, async (tx) => await tx`select current_user`, { readOnly: true }),
     Error,
-    "after the read-only transaction's pipelined COMMIT",
+    "after the transaction's pipelined COMMIT",
   );
   // So is a statement built after the first await.
   await assertRejects(

@@ -68,12 +68,14 @@ export async function asPrincipal<T>(
   opts: TxOptions = {},
 ): Promise<T> {
   const conn = await sql.reserve();
-  // One simple-protocol message: BEGIN and the claims cost one statement, not two.
-  const begin = conn.unsafe(
-    `${opts.readOnly ? "begin read only" : "begin"}; ` +
-      `select set_config('role', 'authenticated', true), ` +
-      `set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true)`,
-  ).execute();
+  // Prepared statements, so Postgres neither parses nor plans them again on every request (a
+  // simple-protocol message with the claims inlined cost ~50 µs more of Postgres per request).
+  const begin = Promise.all([
+    (opts.readOnly ? conn`begin read only` : conn`begin`).execute(),
+    conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
+      JSON.stringify(claims)
+    }, true)`.execute(),
+  ]);
   try {
     if (opts.readOnly || opts.pipelineCommit) {
       let open = true;
@@ -105,13 +107,28 @@ export async function asPrincipal<T>(
 }
 
 /**
- * A string as an escape-string literal, for the one statement that cannot take parameters (a
- * simple-protocol message): backslashes and quotes are doubled, which E'…' reads back exactly
- * whatever standard_conforming_strings says. NUL cannot occur in a Postgres string at all.
+ * Runs `fn` in one transaction as the connection's own role, with BEGIN, `fn`'s statements and
+ * COMMIT sent together: one round trip (the contract of asPrincipal's `pipelineCommit`: `fn` sends
+ * every statement before its first await, and a failed statement turns the COMMIT into a rollback,
+ * reported as an error). For the engine's group commit, which writes as the system.
  */
-function literal(value: string): string {
-  if (value.includes("\0")) throw new Error("NUL in a SQL literal");
-  return `E'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+export async function pipelinedAsOwner<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
+  try {
+    const begin = conn`begin`.execute();
+    let open = true;
+    const result = fn(untilClosed(conn, () => open));
+    const commit = conn`commit`.simple().execute();
+    open = false;
+    await Promise.allSettled([begin, result, commit]);
+    await begin;
+    const value = await result;
+    const done = await commit;
+    if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
+    return value;
+  } finally {
+    conn.release();
+  }
 }
 
 /**
@@ -119,7 +136,7 @@ function literal(value: string): string {
  * run outside the transaction, as the connection's own role, without RLS.
  */
 function untilClosed(conn: postgres.ReservedSql, isOpen: () => boolean): Tx {
-  const late = () => new Error("a statement was sent after the read-only transaction's pipelined COMMIT");
+  const late = () => new Error("a statement was sent after the transaction's pipelined COMMIT");
   return new Proxy(conn, {
     apply(target, self, args) {
       const query = Reflect.apply(target, self, args);

@@ -265,7 +265,7 @@ async function updateRows(tx: Tx, table: TableMeta, rows: { id: number; values: 
   return await tx<Record<string, unknown>[]>`
     update ${t} as r set ${set}
     from jsonb_array_elements(${json}::text::jsonb) x
-    where r.id = (x.value ->> 'id')::bigint
+    where r.id = (x.value ->> 'id')::bigint and r.id = any(${rows.map((r) => r.id)}::bigint[])
     returning ${join(tx, returned.map((n) => tx`r.${tx(n)}`), tx`, `)}`;
 }
 
