@@ -303,10 +303,12 @@ export async function writeOutcome(tx: Tx, ...outcomes: Outcome[]): Promise<void
   for (const { table, keys, rows } of groups.values()) {
     const sets = keys.map((k) => tx`${tx(k)} = nullif(v.${tx(k)}, 'null'::jsonb)`);
     const shape = keys.map((k) => tx`${tx(k)} jsonb`);
+    // The id list lets the planner find the rows by primary key; joined to the recordset alone
+    // (estimated at 100 rows) it scanned the whole table on every write.
     statements.push(tx`
       update ${tx(`public.${table.pg_table_name}`)} t set ${join(tx, sets)}
       from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as v(id bigint, ${join(tx, shape)})
-      where t.id = v.id`.execute());
+      where t.id = v.id and t.id = any(${rows.map((r) => r.id as number)}::bigint[])`.execute());
   }
   const logged: Record<string, unknown>[] = [];
   for (const o of outcomes) {

@@ -3,7 +3,7 @@
 // for delayed and backed-off jobs. Several workers, in one process or many, share the queue.
 import { config } from "../config.ts";
 import type { ReservedSql } from "postgres";
-import { sql, type Tx } from "../db/client.ts";
+import { pipelinedAsOwner, sql, type Tx } from "../db/client.ts";
 import { adopt, holds, lockConnection, recordKey, release, releaseExtra } from "./locks.ts";
 import { log } from "../log.ts";
 import type { TableShape } from "../tables/meta.ts";
@@ -42,21 +42,29 @@ interface Claimed extends Job {
 }
 
 /**
- * Claims up to `n` ready jobs for `worker` (expired leases included: their worker died), in one
+ * Claims up to `n` ready jobs for `worker` (expired leases first: their worker died), in one
  * statement on the drain's lock connection that also tries each record's lock (a backfill takes
  * none) and reads each table's schema version.
  */
 async function claim(conn: ReservedSql, worker: string, n: number): Promise<Claimed[]> {
   return await conn<Claimed[]>`
-    with claimed as (
+    with expired as (
+      -- Leases that ran out: their worker died.
+      select id from public.engine_jobs
+      where locked_by is not null and locked_until < now()
+      order by locked_until
+      limit ${n}
+      for update skip locked
+    ), ready as (
+      select id from public.engine_jobs
+      where locked_by is null and run_at <= now()
+      order by priority desc, run_at, id
+      limit ${n}
+      for update skip locked
+    ), claimed as (
       update public.engine_jobs j set locked_by = ${worker},
         locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval, attempts = j.attempts + 1
-      where j.id in (
-        select id from public.engine_jobs
-        where run_at <= now() and (locked_by is null or locked_until < now())
-        order by priority desc, run_at, id
-        limit ${n}
-        for update skip locked)
+      where j.id in (select id from (select id from expired union all select id from ready) x limit ${n})
       returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after,
                 j.progress)
     select c.*, t.schema_version,
@@ -199,6 +207,7 @@ interface Requeue {
  */
 async function requeue(worker: string, items: Requeue[], tx: Tx | typeof sql = sql) {
   if (items.length === 0) return;
+  const ids = items.map((i) => i.id); // lets the planner find the jobs by primary key
   await tx`
     with r as (
       select * from jsonb_to_recordset(${JSON.stringify(items)}::text::jsonb)
@@ -210,7 +219,7 @@ async function requeue(worker: string, items: Requeue[], tx: Tx | typeof sql = s
         attempts = case when r."resumeAfter" is not null then 0 else j.attempts - coalesce(r."attemptsBack", 0) end,
         resume_after = coalesce(r."resumeAfter", j.resume_after)
       from r
-      where j.id = r.id and j.locked_by = ${worker}
+      where j.id = r.id and j.id = any(${ids}::bigint[]) and j.locked_by = ${worker}
         and not exists (
           select 1 from public.engine_jobs p
           where p.table_id = j.table_id and p.record_id = j.record_id and p.id <> j.id and p.locked_by is null
@@ -218,19 +227,19 @@ async function requeue(worker: string, items: Requeue[], tx: Tx | typeof sql = s
       returning j.id
     )
     delete from public.engine_jobs j using r
-    where j.id = r.id and j.locked_by = ${worker} and j.id not in (select id from kept)`;
+    where j.id = r.id and j.id = any(${ids}::bigint[]) and j.locked_by = ${worker}
+      and j.id not in (select id from kept)`.execute();
 }
 
-/** Writes finished jobs together; if the batch fails, each alone (one bad row holds no one back). */
+/**
+ * Writes finished jobs together, in one round trip (results, logs, queue updates and COMMIT sent
+ * at once); if the batch fails, each alone (one bad row holds no one back).
+ */
 async function settle(worker: string, batch: Disposition[]) {
   const write = (items: Disposition[]) =>
-    sql.begin(async (tx) => {
+    pipelinedAsOwner((tx) => {
       const outcomes = items.flatMap((d) => (d.outcome ? [d.outcome] : []));
-      await writeOutcome(tx, ...outcomes);
       const done = items.filter((d) => d.kind === "done").map((d) => d.job.id);
-      if (done.length > 0) {
-        await tx`delete from public.engine_jobs where id = any(${done}::bigint[]) and locked_by = ${worker}`;
-      }
       const later = items.flatMap((d): Requeue[] =>
         d.kind === "retry"
           ? [{ id: d.job.id, delayMs: backoffMs(d.job), error: d.error }]
@@ -238,7 +247,14 @@ async function settle(worker: string, batch: Disposition[]) {
           ? [{ id: d.job.id, delayMs: d.seconds * 1000, error: null, resumeAfter: d.columnId }]
           : []
       );
-      await requeue(worker, later, tx);
+      // Every statement leaves before the first await (writeOutcome and requeue send theirs at once).
+      return Promise.all([
+        writeOutcome(tx, ...outcomes),
+        done.length > 0
+          ? tx`delete from public.engine_jobs where id = any(${done}::bigint[]) and locked_by = ${worker}`.execute()
+          : null,
+        requeue(worker, later, tx),
+      ]);
     });
   try {
     await write(batch);

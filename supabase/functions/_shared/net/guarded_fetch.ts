@@ -126,6 +126,9 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
     throw new OutboundRefused(`Response of ${declared} bytes is over the ${maxBytes}-byte limit`);
   }
   if (!res.body) return "";
+  // A declared length frames the body (the client reads exactly that many bytes): read it whole,
+  // without a stream reader per chunk (which cost as much as the request itself).
+  if (Number.isFinite(declared)) return await res.text();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of res.body) {
