@@ -2,7 +2,7 @@
 // → NOTIFY → worker → guarded fetch to a local fake → results and execution log written):
 //   1. throughput of a one-http_request-column pipeline with TWO workers (two gateway processes,
 //      AITIZER_ENGINE_CONCURRENCY each) ≥ 0.5× the rate of the same fetches made by one plain Deno
-//      process with the workers' total concurrency (measured in the same run, against the same fake);
+//      process (the better of 64 concurrent and the workers' total; same run, same fake);
 //   2. latency from a REST insert's response to the fake receiving the action's request: p50 < 50 ms
 //      (one row at a time; the fake runs in this process so both instants use one clock);
 //   3. create-one-record through a gateway without a worker: a table whose insert trigger enqueues a
@@ -328,15 +328,24 @@ export default async function bench() {
       };
 
       await pipelineRun(200); // warm-up: JIT, pools, prepared statements in both gateways
+      const baselineConcurrencies = new Set([totalConcurrency, 64]);
       if (roundsOf("throughput") > 0) {
         console.log(
           `\n1. pipeline throughput, one http_request column, ${gateways.length} workers x ${WORKER_CONCURRENCY} ` +
-            `concurrent jobs vs one Deno process fetching with ${totalConcurrency} concurrent:`,
+            `concurrent jobs vs one Deno process fetching (the better of ${[...baselineConcurrencies].join(" and ")} ` +
+            "concurrent):",
         );
       }
       const throughputRounds: Record<string, unknown>[] = [];
       for (let round_ = 1; round_ <= roundsOf("throughput"); round_++) {
-        const base = await runBaseline(ROWS, totalConcurrency);
+        // The baseline at the workers' total concurrency and at 64, whichever is faster: a plain
+        // process would not run more fetches at once than helps it, so raising the workers'
+        // concurrency cannot lower the bar.
+        let base = { seconds: Infinity, rate: 0 };
+        for (const c of baselineConcurrencies) {
+          const b = await runBaseline(ROWS, c);
+          if (b.rate > base.rate) base = b;
+        }
         const run = await pipelineRun(ROWS);
         const ratio = Math.round((run.rate / base.rate) * 1000) / 1000;
         console.log(
