@@ -142,6 +142,10 @@ function ensureCluster() {
       "unix_socket_directories = ''",
       "shared_preload_libraries = 'pg_cron'",
       "cron.database_name = 'postgres'",
+      // pg_cron runs its jobs (lease reclaim, worker wake-up) in background workers: connecting
+      // back over TCP would need a password it does not have.
+      "cron.use_background_workers = on",
+      "max_worker_processes = 16",
       "max_connections = 300",
       "shared_buffers = 512MB",
       // A development cluster: commits need not wait for the disk.
