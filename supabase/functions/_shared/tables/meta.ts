@@ -79,22 +79,29 @@ const GRID_KEY = { create: "can_create", edit: "can_edit", delete: "can_delete" 
  * A condition that holds only while the caller may `op` the table and its schema is still at
  * `version`: accessGranted's check in SQL, for a statement that must refuse itself because its
  * COMMIT is pipelined behind it (RLS still applies to the statement on top of it). Reads the
- * same public.table_access() row, in the statement's own snapshot.
+ * same public.table_access() row, in the statement's own snapshot. SQL text with its parameters
+ * numbered from `$first` on, for statements whose text is cached.
  */
-export function accessGuard(
-  tx: Tx,
+export function accessGuardText(
   p: Principal,
   tableId: number,
   version: number,
   op: keyof typeof GRID_KEY,
-): Fragment {
+  first: number,
+): { text: string; params: (number | string[])[] } {
+  const [table, known, who] = [`$${first}`, `$${first + 1}`, `$${first + 2}`];
   const key = GRID_KEY[op];
-  const roles = (Object.keys(USER_GRID) as Role[]).filter((r) => USER_GRID[r][key]);
   const allowed = p.kind === "token"
-    ? tx`a.workspace_id = ${p.workspaceId} and (a.grid ->> ${key}::text) = 'true'`
-    : tx`a.role::text = any(${roles}::text[])`;
-  return tx`exists (select from public.table_access(${tableId}, ${version}) a
-                    where a.version = ${version} and ${allowed})`;
+    ? `a.workspace_id = ${who} and (a.grid ->> '${key}') = 'true'`
+    : `a.role::text = any(${who}::text[])`;
+  return {
+    text: `exists (select from public.table_access(${table}, ${known}) a where a.version = ${known} and ${allowed})`,
+    params: [
+      tableId,
+      version,
+      p.kind === "token" ? p.workspaceId : (Object.keys(USER_GRID) as Role[]).filter((r) => USER_GRID[r][key]),
+    ],
+  };
 }
 
 export function forgetTable(tableId: number) {
@@ -109,23 +116,18 @@ interface AccessRow {
   fresh: Meta | null;
 }
 
-/** The access row, with the columns of the lateral read if there was one (all null if no row). */
-type AccessAndRow = AccessRow & Record<string, unknown>;
+/** The access row with the columns of a record read in the same statement (all null if no row). */
+export type AccessAndRow = AccessRow & Record<string, unknown>;
 
 /**
  * The statement behind every table-scoped request: public.table_access() (migration 0009) reads
  * the caller from the transaction's claims and returns no row for a table the caller may not
- * see; the metadata comes back only when the cached copy is stale. `also` adds a lateral
- * subquery (a record read, whose columns must not be named like the access row's) run in the
- * same statement.
+ * see; the metadata comes back only when the cached copy is stale. (GET /records/:id runs it with
+ * the record read laterally in the same statement: records/service.ts.)
  */
-export function accessQuery(tx: Tx, tableId: number, also?: Fragment) {
+function accessQuery(tx: Tx, tableId: number) {
   const cached = metaCache.get(tableId);
-  const known = cached?.version ?? -1;
-  const query = also
-    ? tx<AccessAndRow[]>`
-        select a.*, r.* from public.table_access(${tableId}, ${known}) a left join lateral (${also}) r on true`
-    : tx<AccessAndRow[]>`select * from public.table_access(${tableId}, ${known})`;
+  const query = tx<AccessRow[]>`select * from public.table_access(${tableId}, ${cached?.version ?? -1})`;
   return { query, cached };
 }
 
