@@ -110,3 +110,58 @@ test("a worker killed mid-job: the job completes once another worker runs, exact
     await server.shutdown();
   }
 });
+
+test("the worker survives losing its lock connection (a database restart) and keeps running pipelines", async () => {
+  const id = uniq();
+  let calls = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: FAKE_PORT, onListen: () => {} }, (req) => {
+    if (new URL(req.url).pathname !== `/lock-${id}`) return new Response("unexpected request", { status: 599 });
+    calls++;
+    return Response.json({ ok: true, call: calls });
+  });
+  try {
+    const ws = await createWorkspace();
+    const created = await api("POST", "/rest-api/tables", {
+      token: ws.vibeToken,
+      body: {
+        name: `Locks ${id}`,
+        columns: [{ name: "Name", type: "text" }, {
+          name: "Call",
+          type: "http_request",
+          httpUrl: `${FAKE}/lock-${id}`,
+        }],
+      },
+    });
+    assertEquals(created.status, 201);
+    const table = created.body;
+    const call = table.columns.find((c: { name: string }) => c.name === "Call");
+    const runRow = async (name: string) => {
+      const row = await api("POST", `/rest-api/tables/${table.id}/records`, {
+        token: ws.vibeToken,
+        body: { row_data: { Name: name } },
+      });
+      assertEquals(row.status, 201);
+      return await until(`the pipeline of ${name}`, async () => {
+        const [r] = await db`select status from public.column_executions
+                             where table_id = ${table.id} and record_id = ${row.body.id} and column_id = ${call.id}`;
+        return r?.status ?? null;
+      });
+    };
+    assertEquals(await runRow("before"), "success");
+
+    // The lock connection's session ends, as in a database restart (its advisory locks go with it).
+    const killed = await db`select pg_terminate_backend(pid) as ok from pg_stat_activity
+                            where application_name = 'aitizer-engine-locks' and pid <> pg_backend_pid()`;
+    assert(killed.length > 0 && killed.every((k) => k.ok), "a lock connection was there to end");
+
+    assertEquals(await runRow("after"), "success");
+    assertEquals(calls, 2);
+    const health = await api("GET", "/rest-api/health");
+    assertEquals(health.status, 200, "the gateway is still up");
+    const [{ n }] =
+      await db`select count(*)::int as n from pg_stat_activity where application_name = 'aitizer-engine-locks'`;
+    assert(n > 0, "the lock connection came back");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -5,14 +5,10 @@ import { config } from "../config.ts";
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
 
-/** Connects as the database owner; requests drop to `authenticated` inside their transaction. */
-export const sql: Sql = postgres(config.databaseUrl, {
-  max: config.dbPoolMax,
+const options = {
   prepare: config.dbPrepare,
-  idle_timeout: 60,
   connect_timeout: 10,
   onnotice: () => {},
-  connection: { application_name: "aitizer-functions" },
   types: {
     // bigint ids come back as numbers (ids stay far below 2^53).
     bigint: { to: 20, from: [20], serialize: (x: number | bigint) => x.toString(), parse: (x: string) => Number(x) },
@@ -27,7 +23,32 @@ export const sql: Sql = postgres(config.databaseUrl, {
       parse: (x: string) => new Date(x.replace(" ", "T").replace(/([+-]\d{2})$/, "$1:00")),
     },
   },
+};
+
+/** Connects as the database owner; requests drop to `authenticated` inside their transaction. */
+export const sql: Sql = postgres(config.databaseUrl, {
+  ...options,
+  max: config.dbPoolMax,
+  idle_timeout: 60,
+  connection: { application_name: "aitizer-functions" },
 });
+
+/**
+ * A client of one connection that stays open (no idle timeout, no lifetime limit), for session
+ * state such as advisory locks. Not a reserved connection of the pool: a reserved connection
+ * whose backend went away crashes the process on its next write (postgres.js#1208), while this
+ * one reconnects; `onclose` says the session, and whatever it held, is gone.
+ */
+export function sessionClient(name: string, onclose: () => void): Sql {
+  return postgres(config.databaseUrl, {
+    ...options,
+    max: 1,
+    idle_timeout: undefined,
+    max_lifetime: null,
+    onclose,
+    connection: { application_name: name },
+  });
+}
 
 /** The claims a transaction runs under: what auth.uid(), auth.jwt() and our helpers read. */
 export interface RequestClaims {

@@ -1,22 +1,27 @@
 // Record locks: one pipeline per record at a time, across processes. They are session advisory
-// locks, all held on ONE reserved connection per process: a run waiting for a lock holds no pool
-// connection (waiting ones once filled the pool while the holders needed one to finish: a
-// deadlock). Advisory locks are re-entrant within a session, so holders inside this process are
-// tracked here too, and a second one for the same record waits its turn in-process.
-import type { ReservedSql } from "postgres";
-import { sql } from "../db/client.ts";
+// locks, all held on ONE connection per process, a client of its own (db/client.ts sessionClient):
+// a run waiting for a lock holds no pool connection (waiting ones once filled the pool while the
+// holders needed one to finish: a deadlock). Advisory locks are re-entrant within a session, so
+// holders inside this process are tracked here too, and a second one for the same record waits
+// its turn in-process.
+import { sessionClient, type Sql } from "../db/client.ts";
+import { log } from "../log.ts";
 
-let conn: Promise<ReservedSql> | null = null;
+let conn: Sql | null = null;
 const held = new Set<string>();
 const waiting = new Map<string, (() => void)[]>();
 
-/** The connection that holds this process's record locks (claims take locks on it too). */
-export function lockConnection(): Promise<ReservedSql> {
-  conn ??= sql.reserve().catch((e) => {
-    conn = null;
-    throw e;
+/**
+ * The connection that holds this process's record locks (claims take locks on it too). If it
+ * drops (a database restart), Postgres has released its locks: the runs in flight keep their
+ * in-process exclusion, other processes may start the same records meanwhile (the queue is
+ * at-least-once anyway), and the client reconnects for the next statement.
+ */
+export function lockConnection(): Promise<Sql> {
+  conn ??= sessionClient("aitizer-engine-locks", () => {
+    if (held.size > 0) log.warn("engine: the lock connection closed; its record locks are gone", { held: held.size });
   });
-  return conn;
+  return Promise.resolve(conn);
 }
 
 export const recordKey = (tableId: number, recordId: number) => `aitizer:${tableId}:${recordId}`;

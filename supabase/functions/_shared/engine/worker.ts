@@ -2,8 +2,7 @@
 // deletes, retries (exponential backoff) or gives up. Woken by NOTIFY aitizer_jobs, and polls
 // for delayed and backed-off jobs. Several workers, in one process or many, share the queue.
 import { config } from "../config.ts";
-import type { ReservedSql } from "postgres";
-import { pipelinedAsOwner, sql, type Tx } from "../db/client.ts";
+import { pipelinedAsOwner, type Sql, sql, type Tx } from "../db/client.ts";
 import { adopt, holds, lockConnection, recordKey, release, releaseExtra } from "./locks.ts";
 import { log } from "../log.ts";
 import type { TableShape } from "../tables/meta.ts";
@@ -46,7 +45,7 @@ interface Claimed extends Job {
  * statement on the drain's lock connection that also tries each record's lock (a backfill takes
  * none) and reads each table's schema version.
  */
-async function claim(conn: ReservedSql, worker: string, n: number): Promise<Claimed[]> {
+async function claim(conn: Sql, worker: string, n: number): Promise<Claimed[]> {
   return await conn<Claimed[]>`
     with expired as (
       -- Leases that ran out: their worker died.
