@@ -297,6 +297,14 @@ export async function drain(
 ): Promise<number> {
   const conn = await lockConnection();
   const inflight = new Map<number, Promise<void>>();
+  // Wakes the loop when a run ends (Promise.race over every run in flight cost O(runs) per wake-up,
+  // and left a reaction on each of them every time).
+  let slotFreed: (() => void) | null = null;
+  const done = (jobId: number) => {
+    inflight.delete(jobId);
+    slotFreed?.();
+    slotFreed = null;
+  };
   const finished: Disposition[] = [];
   let settling: Promise<void> | null = null;
   let ran = 0;
@@ -332,7 +340,7 @@ export async function drain(
         if (claimed.length === 0 && inflight.size === 0) break;
         ran += claimed.length;
         for (const job of claimed.filter((j) => j.reason === "backfill")) {
-          const p = process(worker, job).finally(() => inflight.delete(job.id));
+          const p = process(worker, job).finally(() => done(job.id));
           inflight.set(job.id, p);
         }
         // A record another run holds (a run on demand, another worker), or that this drain already
@@ -369,13 +377,13 @@ export async function drain(
               finished.push(d);
               void flush();
             })
-            .finally(() => inflight.delete(job.id));
+            .finally(() => done(job.id));
           inflight.set(job.id, p);
         }
         if (claimed.length > 0) continue;
       }
       if (inflight.size === 0) break;
-      await Promise.race(inflight.values());
+      await new Promise<void>((resolve) => (slotFreed = resolve));
     }
     await Promise.all(inflight.values());
     while (settling || finished.length > 0) await flush();
