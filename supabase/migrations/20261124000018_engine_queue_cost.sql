@@ -45,7 +45,8 @@ create index engine_jobs_lease_idx on public.engine_jobs (locked_until) where lo
 
 -- Every UPDATE of a data table (the engine's writes included) looks for rollups elsewhere that read
 -- it. That lookup scanned every column of every table; it now starts from the relation columns
--- pointing at the table (an index since migration 0006) and finds their rollups by index.
+-- pointing at the table (an index since migration 0006) and finds their rollups by index. The job
+-- insert carries the engine-columns check as its own condition: one statement, not two.
 create index app_columns_rollup_relation_idx on public.app_columns (((config ->> 'rollupRelationColumnId')::bigint))
   where type = 'rollup';
 
@@ -57,9 +58,9 @@ as $$
 declare
   app_table bigint := tg_argv[0]::bigint;
   workspace bigint := tg_argv[1]::bigint;
-  chain text[];
   changed bigint[];
   r record;
+  inserted bigint;
   woke boolean := false;
 begin
   -- Rollups elsewhere that read these rows (through a relation column pointing at this table).
@@ -84,22 +85,23 @@ begin
   end if;
 
   -- (current_setting is null in a session that never set it: coalesce, or the test is null.)
-  if not (tg_op = 'UPDATE' and coalesce(pg_catalog.current_setting('aitizer.engine_write', true), '') = 'on')
-     and exists (
-       select 1 from public.app_columns c
-       where c.table_id = app_table
-         and c.type in ('formula', 'json_parser', 'rollup', 'http_request', 'action', 'ai_agent', 'create_record',
-                        'update_record', 'delete_record', 'fetch_records', 'loop', 'delay')) then
-    -- The chain a cross-table action carries (set by the engine), read only when a job is made.
-    chain := coalesce(
-      (select array_agg(x) from jsonb_array_elements_text(
-         nullif(pg_catalog.current_setting('aitizer.chain', true), '')::jsonb) x), '{}');
+  -- One statement: whether the table has engine columns is the insert's own condition (the
+  -- chain a cross-table action carries, set by the engine, is read once, only if rows go in).
+  if not (tg_op = 'UPDATE' and coalesce(pg_catalog.current_setting('aitizer.engine_write', true), '') = 'on') then
     insert into public.engine_jobs (workspace_id, table_id, record_id, reason, chain)
-    select workspace, app_table, n.id, case when tg_op = 'INSERT' then 'create' else 'edit' end, chain
+    select workspace, app_table, n.id, case when tg_op = 'INSERT' then 'create' else 'edit' end,
+           (select coalesce(array_agg(x), '{}') from jsonb_array_elements_text(
+              nullif(pg_catalog.current_setting('aitizer.chain', true), '')::jsonb) x)
     from new_rows n
+    where exists (
+      select 1 from public.app_columns c
+      where c.table_id = app_table
+        and c.type in ('formula', 'json_parser', 'rollup', 'http_request', 'action', 'ai_agent', 'create_record',
+                       'update_record', 'delete_record', 'fetch_records', 'loop', 'delay'))
     on conflict (table_id, record_id) where locked_by is null and reason in ('create', 'edit', 'recompute')
     do nothing;
-    woke := true;
+    get diagnostics inserted = row_count;
+    woke := woke or inserted > 0;
   end if;
   if woke then
     perform pg_catalog.pg_notify('aitizer_jobs', app_table::text);
@@ -107,3 +109,16 @@ begin
   return null;
 end
 $$;
+
+-- The pg_net wake-up runs only where pg_net is installed: checked in the trigger's WHEN clause, not
+-- by calling the function on every statement that enqueues (locally, LISTEN/NOTIFY wakes workers).
+drop trigger engine_jobs_wake on public.engine_jobs;
+create trigger engine_jobs_wake after insert on public.engine_jobs
+  for each statement when (pg_catalog.to_regnamespace('net') is not null) execute function private.wake_on_new_jobs();
+
+-- The minutely wake-up's check, in the shape the two queue indexes serve.
+select cron.schedule('aitizer-engine-wake', '* * * * *', $$
+  select private.wake_action_worker()
+  where exists (select 1 from public.engine_jobs where locked_by is null and run_at <= now())
+     or exists (select 1 from public.engine_jobs where locked_by is not null and locked_until < now())
+$$);
