@@ -7,7 +7,7 @@
 //      (one row at a time; the fake runs in this process so both instants use one clock);
 //   3. create-one-record through a gateway without a worker: a table whose insert trigger enqueues a
 //      job takes ≤ 1.3× the time of the same table with the trigger disabled (and, for scale, of a
-//      data-only table, whose trigger exits early).
+//      data-only table, whose insert trigger is off: it has nothing to run).
 // Everything started here listens on 54370-54389 and is stopped at the end, failure or not.
 // Workers share their database's queue: on a database other gateways use (`npm start`, a test run),
 // their workers take our jobs and ours theirs. Give the bench a database of its own, e.g.
@@ -240,7 +240,7 @@ export default async function bench() {
       for (let s = 0; s < SLICES; s++) {
         slices[0].push(await measure("POST record, trigger enqueues a job", create(withTrigger), SLICE));
         slices[1].push(await measure("POST record, same table, trigger disabled", create(disabled), SLICE));
-        slices[2].push(await measure("POST record, data-only table (trigger exits early)", create(dataOnly), SLICE));
+        slices[2].push(await measure("POST record, data-only table (insert trigger off)", create(dataOnly), SLICE));
       }
       const [on, off, data] = slices.map(merge);
       const [{ n: queued }] = await db`select count(*)::int as n from public.engine_jobs
