@@ -43,6 +43,14 @@ create index engine_jobs_ready_idx on public.engine_jobs (priority desc, run_at,
 create index engine_jobs_lease_idx on public.engine_jobs (locked_until) where locked_by is not null;
 
 
+-- The column types the engine runs (computed and action families), in one place for the triggers.
+create function private.engine_column_types() returns text[]
+language sql immutable
+as $$
+  select array['formula', 'json_parser', 'rollup', 'http_request', 'action', 'ai_agent', 'create_record',
+               'update_record', 'delete_record', 'fetch_records', 'loop', 'delay']
+$$;
+
 -- Every UPDATE of a data table (the engine's writes included) looks for rollups elsewhere that read
 -- it. That lookup scanned every column of every table; it now starts from the relation columns
 -- pointing at the table (an index since migration 0006) and finds their rollups by index. The job
@@ -96,8 +104,7 @@ begin
     where exists (
       select 1 from public.app_columns c
       where c.table_id = app_table
-        and c.type in ('formula', 'json_parser', 'rollup', 'http_request', 'action', 'ai_agent', 'create_record',
-                       'update_record', 'delete_record', 'fetch_records', 'loop', 'delay'))
+        and c.type = any(private.engine_column_types()))
     on conflict (table_id, record_id) where locked_by is null and reason in ('create', 'edit', 'recompute')
     do nothing;
     get diagnostics inserted = row_count;

@@ -29,8 +29,7 @@ begin
   needed := exists (
     select 1 from public.app_columns c
     where c.table_id = app_table
-      and c.type in ('formula', 'json_parser', 'rollup', 'http_request', 'action', 'ai_agent', 'create_record',
-                     'update_record', 'delete_record', 'fetch_records', 'loop', 'delay'));
+      and c.type = any(private.engine_column_types()));
   if needed and not enabled then
     execute format('alter table %s enable trigger enqueue_on_insert', physical);
   elsif enabled and not needed then

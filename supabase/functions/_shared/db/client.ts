@@ -98,21 +98,7 @@ export async function asPrincipal<T>(
     }, true)`.execute(),
   ]);
   try {
-    if (opts.readOnly || opts.pipelineCommit) {
-      let open = true;
-      const result = fn(untilClosed(conn, () => open));
-      const commit = conn`commit`.simple().execute();
-      open = false;
-      await Promise.allSettled([begin, result, commit]);
-      await begin;
-      const value = await result;
-      if (!opts.readOnly) {
-        // COMMIT of a transaction a statement aborted answers ROLLBACK: nothing was written.
-        const done = await commit;
-        if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
-      }
-      return value;
-    }
+    if (opts.readOnly || opts.pipelineCommit) return await commitPipelined(conn, begin, fn, !opts.readOnly);
     const result = await fn(conn as unknown as Tx);
     await begin;
     await conn`commit`.simple();
@@ -136,20 +122,35 @@ export async function asPrincipal<T>(
 export async function pipelinedAsOwner<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
   const conn = await sql.reserve();
   try {
-    const begin = conn`begin`.execute();
-    let open = true;
-    const result = fn(untilClosed(conn, () => open));
-    const commit = conn`commit`.simple().execute();
-    open = false;
-    await Promise.allSettled([begin, result, commit]);
-    await begin;
-    const value = await result;
-    const done = await commit;
-    if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
-    return value;
+    return await commitPipelined(conn, conn`begin`.execute(), fn, true);
   } finally {
     conn.release();
   }
+}
+
+/**
+ * Sends `fn`'s statements and COMMIT behind `begin` (already on its way), then waits for all of
+ * them. COMMIT of a transaction a statement aborted answers ROLLBACK: nothing was written, which
+ * `checkCommit` reports as an error (a read-only transaction has nothing to lose).
+ */
+async function commitPipelined<T>(
+  conn: postgres.ReservedSql,
+  begin: Promise<unknown>,
+  fn: (tx: Tx) => Promise<T>,
+  checkCommit: boolean,
+): Promise<T> {
+  let open = true;
+  const result = fn(untilClosed(conn, () => open));
+  const commit = conn`commit`.simple().execute();
+  open = false;
+  await Promise.allSettled([begin, result, commit]);
+  await begin;
+  const value = await result;
+  if (checkCommit) {
+    const done = await commit;
+    if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
+  }
+  return value;
 }
 
 /**

@@ -17,11 +17,10 @@ const waiting = new Map<string, (() => void)[]>();
  * in-process exclusion, other processes may start the same records meanwhile (the queue is
  * at-least-once anyway), and the client reconnects for the next statement.
  */
-export function lockConnection(): Promise<Sql> {
-  conn ??= sessionClient("aitizer-engine-locks", () => {
+export function lockConnection(): Sql {
+  return conn ??= sessionClient("aitizer-engine-locks", () => {
     if (held.size > 0) log.warn("engine: the lock connection closed; its record locks are gone", { held: held.size });
   });
-  return Promise.resolve(conn);
 }
 
 export const recordKey = (tableId: number, recordId: number) => `aitizer:${tableId}:${recordId}`;
@@ -49,7 +48,7 @@ export async function acquire(key: string): Promise<void> {
       continue;
     }
     held.add(key);
-    const c = await lockConnection();
+    const c = lockConnection();
     const [{ ok }] = await c<{ ok: boolean }[]>`select pg_try_advisory_lock(hashtextextended(${key}, 0)) as ok`;
     if (ok) return;
     held.delete(key);
@@ -61,7 +60,7 @@ export async function acquire(key: string): Promise<void> {
 /** Releases record locks held by this process. */
 export async function release(keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  const c = await lockConnection();
+  const c = lockConnection();
   try {
     await c`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${keys}::text[]) k`;
   } finally {
@@ -75,6 +74,6 @@ export async function release(keys: string[]): Promise<void> {
 /** Gives back extra holds a re-entrant pg_try_advisory_lock took for keys this process already held. */
 export async function releaseExtra(keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  const c = await lockConnection();
+  const c = lockConnection();
   await c`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${keys}::text[]) k`;
 }

@@ -295,7 +295,7 @@ export async function drain(
   concurrency = config.engineConcurrency,
   deadline = Number.POSITIVE_INFINITY,
 ): Promise<number> {
-  const conn = await lockConnection();
+  const conn = lockConnection();
   const inflight = new Map<number, Promise<void>>();
   // Wakes the loop when a run ends (Promise.race over every run in flight cost O(runs) per wake-up,
   // and left a reaction on each of them every time).

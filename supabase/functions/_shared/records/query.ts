@@ -154,16 +154,12 @@ export function projection(table: TableShape, fields: string[] | undefined): Col
   });
 }
 
+/** The physical columns a record is read from: system fields, then `columns`. */
+export const recordColumnNames = (columns: Column[]) =>
+  ["id", "created_at", "updated_at", "created_by", "created_by_token"].concat(columns.map((c) => `col_${c.id}`));
+
 export function selectList(tx: Tx, columns: Column[]): Fragment {
-  const names = [
-    "id",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "created_by_token",
-    ...columns.map((c) => `col_${c.id}`),
-  ];
-  return tx`${tx(names)}`;
+  return tx`${tx(recordColumnNames(columns))}`;
 }
 
 export async function listRecords(tx: Tx, table: TableMeta, q: ListQuery): Promise<ListResult> {

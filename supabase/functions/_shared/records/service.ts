@@ -21,7 +21,7 @@ import {
 } from "../tables/meta.ts";
 import { claimsFor } from "../auth/principal.ts";
 import { asPrincipal } from "../db/client.ts";
-import { type ListQuery, listRecords, type ListResult, projection, selectList } from "./query.ts";
+import { type ListQuery, listRecords, type ListResult, projection, recordColumnNames, selectList } from "./query.ts";
 import {
   type ApiRecord,
   checkReferences,
@@ -89,75 +89,61 @@ function failBatch(errors: IndexedError[], total: number): never {
 // ---------------------------------------------------------------------------------------------
 // Create
 // ---------------------------------------------------------------------------------------------
-function insertQuery(tx: Tx, p: Principal, table: TableShape, rows: StoredRow[]) {
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cols = keys.map((k) => tx`${tx(k)}`);
-  const picked = keys.map((k) => tx`p.${tx(k)}`);
-  const createdBy = p.kind === "user" ? p.userId : p.createdBy;
-  const createdByToken = p.kind === "token" ? p.tokenId : null;
-  const columns = projection(table, undefined);
-  return tx<Record<string, unknown>[]>`
-    insert into ${tableRef(tx, table)} (created_by, created_by_token${
-    keys.length ? tx`, ${join(tx, cols, tx`, `)}` : tx``
-  })
-    select ${createdBy}::uuid, ${createdByToken}::bigint${keys.length ? tx`, ${join(tx, picked, tx`, `)}` : tx``}
-    from jsonb_populate_recordset(null::${tableRef(tx, table)}, ${JSON.stringify(rows)}::text::jsonb) p
-    returning ${selectList(tx, columns)}`;
+/**
+ * SQL text built once per shape (table, columns, principal kind) rather than from tagged-template
+ * fragments on every request: each fragment is a postgres.js query object, and building a create
+ * that way was a fifth of its JavaScript. Parameters carry everything else; a schema change makes
+ * new shapes and the old ones age out.
+ */
+const texts = new Map<string, string>();
+const TEXTS_MAX = 2_000;
+
+function cachedText(key: string, build: () => string): string {
+  let text = texts.get(key);
+  if (text === undefined) {
+    text = build();
+    if (texts.size >= TEXTS_MAX) texts.delete(texts.keys().next().value!);
+    texts.set(key, text);
+  }
+  return text;
 }
 
-/**
- * The optimistic single-row insert (createRecord) as cached SQL text: the statement is the same
- * for every row of one shape, and building it from tagged-template fragments (each a postgres.js
- * query object) cost about a fifth of the request's JavaScript. Keyed by table, schema version,
- * principal kind and the columns present; a new version makes new entries and the old age out.
- */
-const insertTexts = new Map<string, string>();
-const INSERT_TEXTS_MAX = 2_000;
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-function guardedInsert(p: Principal, table: TableShape, version: number, row: StoredRow) {
-  const keys = Object.keys(row);
-  const guard = accessGuardText(p, table.id, version, "create", 4);
-  const cacheKey = `${table.id}:${version}:${p.kind}:${keys.join(",")}`;
-  let text = insertTexts.get(cacheKey);
-  if (text === undefined) {
+/**
+ * The insert of `rows`. With `guard`, the statement inserts nothing unless the caller may create
+ * in the table and its schema is still at `guard.version` (for a COMMIT pipelined behind it).
+ */
+function insertStatement(p: Principal, table: TableShape, rows: StoredRow[], guard?: { version: number }) {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const returned = recordColumnNames(projection(table, undefined));
+  const check = guard && accessGuardText(p, table.id, guard.version, "create", 4);
+  const text = cachedText(`insert:${table.pg_table_name}:${keys}:${returned}:${check ? p.kind : ""}`, () => {
     const t = `public.${ident(table.pg_table_name)}`;
-    const returned = ["id", "created_at", "updated_at", "created_by", "created_by_token"]
-      .concat(projection(table, undefined).map(colKey));
-    text = `insert into ${t} (created_by, created_by_token${keys.map((k) => `, ${ident(k)}`).join("")})
+    return `insert into ${t} (created_by, created_by_token${keys.map((k) => `, ${ident(k)}`).join("")})
       select $1::uuid, $2::bigint${keys.map((k) => `, p.${ident(k)}`).join("")}
       from jsonb_populate_recordset(null::${t}, $3::text::jsonb) p
-      where ${guard.text}
+      ${check ? `where ${check.text}` : ""}
       returning ${returned.map(ident).join(", ")}`;
-    if (insertTexts.size >= INSERT_TEXTS_MAX) insertTexts.delete(insertTexts.keys().next().value!);
-    insertTexts.set(cacheKey, text);
-  }
+  });
   const params = [
     p.kind === "user" ? p.userId : p.createdBy,
     p.kind === "token" ? p.tokenId : null,
-    JSON.stringify([row]),
-    ...guard.params,
+    JSON.stringify(rows),
+    ...(check?.params ?? []),
   ];
   return { text, params };
 }
 
-/**
- * GET /records/:id's one statement as cached SQL text (see insertTexts): the access row of
- * public.table_access() with the record read laterally, keyed by the table and the columns read.
- */
-const readTexts = new Map<string, string>();
-
+/** GET /records/:id's one statement: the access row of public.table_access(), the record read laterally. */
 function guardedReadText(table: TableShape, columns: Column[]): string {
-  const cacheKey = `${table.id}:${table.pg_table_name}:${columns.map((c) => c.id).join(",")}`;
-  let text = readTexts.get(cacheKey);
-  if (text === undefined) {
-    const names = ["id", "created_at", "updated_at", "created_by", "created_by_token"].concat(columns.map(colKey));
-    text = `select a.*, r.* from public.table_access($1, $2) a left join lateral (
-      select ${names.map(ident).join(", ")} from public.${ident(table.pg_table_name)} where id = $3) r on true`;
-    if (readTexts.size >= INSERT_TEXTS_MAX) readTexts.delete(readTexts.keys().next().value!);
-    readTexts.set(cacheKey, text);
-  }
-  return text;
+  const names = recordColumnNames(columns);
+  return cachedText(
+    `read:${table.pg_table_name}:${names}`,
+    () =>
+      `select a.*, r.* from public.table_access($1, $2) a left join lateral (
+      select ${names.map(ident).join(", ")} from public.${ident(table.pg_table_name)} where id = $3) r on true`,
+  );
 }
 
 /** Identity values are drawn in insertion order, so id order is input order. */
@@ -165,7 +151,8 @@ const inInputOrder = (table: TableShape, inserted: Record<string, unknown>[]) =>
   inserted.sort((a, b) => (a.id as number) - (b.id as number)).map((r) => toApiRecord(table, r));
 
 async function insertRows(tx: Tx, p: Principal, table: TableMeta, rows: StoredRow[]) {
-  return inInputOrder(table, await insertQuery(tx, p, table, rows));
+  const { text, params } = insertStatement(p, table, rows);
+  return inInputOrder(table, await tx.unsafe<Record<string, unknown>[]>(text, params, { prepare: true }));
 }
 
 /**
@@ -182,7 +169,7 @@ export async function createRecord(p: Principal, tableId: number, rowData: unkno
   const coerced = guess && tryCoerce(guess, rowData, opts);
   if (cached && guess && coerced) {
     try {
-      const { text, params } = guardedInsert(p, guess, cached.version, coerced.values);
+      const { text, params } = insertStatement(p, guess, [coerced.values], { version: cached.version });
       const inserted = await asPrincipal(
         claimsFor(p),
         (tx) => tx.unsafe<Record<string, unknown>[]>(text, params, { prepare: true }).execute(),

@@ -104,10 +104,6 @@ export function accessGuardText(
   };
 }
 
-export function forgetTable(tableId: number) {
-  metaCache.delete(tableId);
-}
-
 interface AccessRow {
   workspace_id: number;
   version: number;
