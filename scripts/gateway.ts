@@ -3,7 +3,7 @@
 // reads its path from /<name> on with or without the /functions/v1 prefix (http/app.ts), so it
 // routes exactly as on the platform. Run by `npm start` (port 54321) and `npm test` (its own port).
 import { flushAudit } from "../supabase/functions/_shared/audit.ts";
-import { sql } from "../supabase/functions/_shared/db/client.ts";
+import { principalSql, sql } from "../supabase/functions/_shared/db/client.ts";
 import { envelope } from "../supabase/functions/_shared/http/errors.ts";
 import { config } from "../supabase/functions/_shared/config.ts";
 import { startWorker } from "../supabase/functions/_shared/engine/worker.ts";
@@ -45,7 +45,7 @@ async function shutdown() {
   await server.shutdown();
   await stopWorker?.();
   await flushAudit();
-  await sql.end({ timeout: 5 });
+  await Promise.all([sql.end({ timeout: 5 }), principalSql.end({ timeout: 5 })]);
   Deno.exit(0);
 }
 Deno.addSignalListener("SIGINT", shutdown);

@@ -1,34 +1,52 @@
-// The transaction helper's guard: a read-only transaction pipelines its COMMIT, so a statement
-// sent after it would run outside the transaction as the connection's own role, without RLS.
-// The helper must refuse it rather than run it.
+// The two ways a request reaches Postgres without a transaction of its own round trips:
+// - the engine's pipelined transaction sends its COMMIT with its statements, so a statement sent
+//   after it would run outside the transaction: the helper must refuse it rather than run it;
+// - the principal pool's sessions are `authenticated`, and a one-statement request's claims last
+//   for that statement only: the next statement on the same connection has none.
 import { assertEquals, assertRejects } from "@std/assert";
-import { asPrincipal } from "../../supabase/functions/_shared/db/client.ts";
+import { claimsSource, pipelinedAsOwner, principalSql } from "../../supabase/functions/_shared/db/client.ts";
 import { test } from "../_helpers.ts";
 
-const claims = { sub: null, role: "authenticated" as const };
-
-test("read-only transactions run as authenticated and refuse statements sent after the COMMIT", async () => {
-  const inside = await asPrincipal(claims, async (tx) => {
-    const [row] = await tx<{ who: string; ro: string }[]>`
-      select current_user as who, current_setting('transaction_read_only') as ro`.execute();
+test("pipelined transactions refuse statements sent after the COMMIT", async () => {
+  const inside = await pipelinedAsOwner(async (tx) => {
+    const [row] = await tx<{ open: boolean }[]>`select pg_current_xact_id_if_assigned() is null as open`.execute();
     return row;
-  }, { readOnly: true });
-  assertEquals(inside, { who: "authenticated", ro: "on" });
+  });
+  assertEquals(inside, { open: true });
 
   // A bare await sends the query a microtask after the COMMIT was queued.
   await assertRejects(
-    () => asPrincipal(claims, async (tx) => await tx`select current_user`, { readOnly: true }),
+    () => pipelinedAsOwner(async (tx) => await tx`select current_user`),
     Error,
     "after the transaction's pipelined COMMIT",
   );
   // So is a statement built after the first await.
   await assertRejects(
     () =>
-      asPrincipal(claims, async (tx) => {
+      pipelinedAsOwner(async (tx) => {
         await tx`select 1`.execute();
         return await tx`select current_user`.execute();
-      }, { readOnly: true }),
+      }),
     Error,
     "pipelined COMMIT",
   );
+});
+
+test("the principal pool runs as authenticated and a statement's claims end with it", async () => {
+  const claims = JSON.stringify({ sub: null, role: "authenticated", aitizer_token_id: 42 });
+  const conn = await principalSql.reserve();
+  try {
+    const [one] = await conn.unsafe<{ principal: boolean; who: string; token: number }[]>(
+      `select s.principal, current_user as who, public.current_token_id() as token from ${claimsSource("$1")}`,
+      [claims],
+    );
+    assertEquals({ ...one }, { principal: true, who: "authenticated", token: 42 });
+    // The same session, next statement: still authenticated, no claims left behind.
+    const [next] = await conn<{ who: string; claims: string | null; token: number | null }[]>`
+      select current_user as who, nullif(current_setting('request.jwt.claims', true), '') as claims,
+             public.current_token_id() as token`;
+    assertEquals({ ...next }, { who: "authenticated", claims: null, token: null });
+  } finally {
+    conn.release();
+  }
 });

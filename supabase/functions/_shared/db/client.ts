@@ -1,6 +1,7 @@
 // The one Postgres pool of a function instance, and the transaction every request runs in.
 import postgres from "postgres";
 import { config } from "../config.ts";
+import { log } from "../log.ts";
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -34,6 +35,45 @@ export const sql: Sql = postgres(config.databaseUrl, {
 });
 
 /**
+ * A second pool whose sessions start as `authenticated` (startup option `-c role=authenticated`),
+ * for requests that are one statement: the statement sets the caller's claims itself (see
+ * `claimsSource`), in the implicit transaction it runs in, so BEGIN, the claims statement and
+ * COMMIT are not needed. Every session is `authenticated`, so RLS applies to everything sent here,
+ * and a statement that did not set claims sees nothing.
+ */
+export const principalSql: Sql = postgres(config.databaseUrl, {
+  ...options,
+  max: config.dbPoolMax,
+  idle_timeout: 60,
+  connection: { application_name: "aitizer-principal", options: "-c role=authenticated" },
+});
+
+/**
+ * Whether principalSql's sessions are `authenticated`. A deployment whose connections drop the
+ * startup option (some poolers do) shows it on the first one-statement request, which then ran
+ * nothing; from there on every request takes asPrincipal's transaction instead.
+ */
+export const principalPool = {
+  usable: true,
+  refused() {
+    if (this.usable) log.error("principal pool sessions are not 'authenticated'; one-statement requests are off");
+    this.usable = false;
+  },
+};
+
+/**
+ * The first item of the FROM list of a one-statement request on `principalSql`: one row `s` that
+ * sets the claims (the text parameter `claims`) for the rest of the statement and says whether the
+ * session really is `authenticated` (`s.principal`). Everything that reads the claims must depend
+ * on `s` laterally (take `s.principal` in an argument or condition), so it runs after it. The
+ * setting is transaction-local: it ends with the statement's implicit transaction, and each
+ * statement postgres.js sends ends with its own Sync.
+ */
+export const claimsSource = (claims: string) =>
+  `(select current_user operator(pg_catalog.=) 'authenticated' as principal,
+           pg_catalog.set_config('request.jwt.claims', ${claims}, true) as claims) s`;
+
+/**
  * A client of one connection that stays open (no idle timeout, no lifetime limit), for session
  * state such as advisory locks. Not a reserved connection of the pool: a reserved connection
  * whose backend went away crashes the process on its next write (postgres.js#1208), while this
@@ -59,54 +99,31 @@ export interface RequestClaims {
   aitizer_workspace_id?: number;
 }
 
-export interface TxOptions {
-  /**
-   * A read-only transaction whose COMMIT is pipelined too: `fn` must send every statement (call
-   * `.execute()`; a bare `await` sends a query one microtask too late) before its first await, so
-   * BEGIN, the claims, the statements and COMMIT leave in one write and come back in one round
-   * trip. Nothing is written, so committing what an error aborted is harmless.
-   */
-  readOnly?: boolean;
-  /**
-   * A writing transaction whose COMMIT is pipelined the same way (one round trip): `fn` must send
-   * every statement before its first await, and each statement must carry its own checks (RLS,
-   * guards in its WHERE clause), since nothing `fn` decides after seeing results can roll it back.
-   * A failed statement aborts the transaction, so the pipelined COMMIT rolls back; anything but a
-   * clean COMMIT is an error.
-   */
-  pipelineCommit?: boolean;
-}
-
 /**
  * Runs `fn` in one transaction as the `authenticated` role with the principal's claims, so RLS
  * applies to every statement. BEGIN and the claims are sent without waiting, pipelined in front of
  * the first query of `fn`: two round trips fewer than `sql.begin` plus a separate set_config on
  * every request. A failure anywhere rolls back; the connection goes back to the pool either way.
+ * (Requests that are one statement skip the transaction: `principalSql`.)
  */
-export async function asPrincipal<T>(
-  claims: RequestClaims,
-  fn: (tx: Tx) => Promise<T>,
-  opts: TxOptions = {},
-): Promise<T> {
+export async function asPrincipal<T>(claims: RequestClaims, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const conn = await sql.reserve();
   // Prepared statements, so Postgres neither parses nor plans them again on every request (a
   // simple-protocol message with the claims inlined cost ~50 µs more of Postgres per request).
   const begin = Promise.all([
-    (opts.readOnly ? conn`begin read only` : conn`begin`).execute(),
+    conn`begin`.execute(),
     conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${
       JSON.stringify(claims)
     }, true)`.execute(),
   ]);
   try {
-    if (opts.readOnly || opts.pipelineCommit) return await commitPipelined(conn, begin, fn, !opts.readOnly);
     const result = await fn(conn as unknown as Tx);
     await begin;
     await conn`commit`.simple();
     return result;
   } catch (e) {
     await Promise.allSettled([begin]); // fn's own error is the one worth reporting
-    // A pipelined COMMIT already ended the transaction (as a rollback if anything failed).
-    if (!opts.readOnly && !opts.pipelineCommit) await conn`rollback`.simple().catch(() => {});
+    await conn`rollback`.simple().catch(() => {});
     throw e;
   } finally {
     conn.release();
@@ -115,42 +132,30 @@ export async function asPrincipal<T>(
 
 /**
  * Runs `fn` in one transaction as the connection's own role, with BEGIN, `fn`'s statements and
- * COMMIT sent together: one round trip (the contract of asPrincipal's `pipelineCommit`: `fn` sends
- * every statement before its first await, and a failed statement turns the COMMIT into a rollback,
- * reported as an error). For the engine's group commit, which writes as the system.
+ * COMMIT sent together: one round trip. `fn` must send every statement before its first await
+ * (call `.execute()`; a bare `await` sends a query one microtask too late), and each statement must
+ * carry its own checks, since nothing `fn` decides after seeing results can roll it back; a failed
+ * statement turns the COMMIT into a rollback, reported as an error. For the engine's group commit,
+ * which writes as the system.
  */
 export async function pipelinedAsOwner<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
   const conn = await sql.reserve();
   try {
-    return await commitPipelined(conn, conn`begin`.execute(), fn, true);
+    const begin = conn`begin`.execute();
+    let open = true;
+    const result = fn(untilClosed(conn, () => open));
+    const commit = conn`commit`.simple().execute();
+    open = false;
+    await Promise.allSettled([begin, result, commit]);
+    await begin;
+    const value = await result;
+    // COMMIT of a transaction a statement aborted answers ROLLBACK: nothing was written.
+    const done = await commit;
+    if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
+    return value;
   } finally {
     conn.release();
   }
-}
-
-/**
- * Sends `fn`'s statements and COMMIT behind `begin` (already on its way), then waits for all of
- * them. COMMIT of a transaction a statement aborted answers ROLLBACK: nothing was written, which
- * `checkCommit` reports as an error (a read-only transaction has nothing to lose).
- */
-async function commitPipelined<T>(
-  conn: postgres.ReservedSql,
-  begin: Promise<unknown>,
-  fn: (tx: Tx) => Promise<T>,
-  checkCommit: boolean,
-): Promise<T> {
-  let open = true;
-  const result = fn(untilClosed(conn, () => open));
-  const commit = conn`commit`.simple().execute();
-  open = false;
-  await Promise.allSettled([begin, result, commit]);
-  await begin;
-  const value = await result;
-  if (checkCommit) {
-    const done = await commit;
-    if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
-  }
-  return value;
 }
 
 /**

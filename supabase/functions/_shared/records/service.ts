@@ -20,7 +20,7 @@ import {
   withTable,
 } from "../tables/meta.ts";
 import { claimsFor } from "../auth/principal.ts";
-import { asPrincipal } from "../db/client.ts";
+import { claimsSource, principalPool, principalSql } from "../db/client.ts";
 import { type ListQuery, listRecords, type ListResult, projection, recordColumnNames, selectList } from "./query.ts";
 import {
   type ApiRecord,
@@ -111,22 +111,29 @@ function cachedText(key: string, build: () => string): string {
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
- * The insert of `rows`. With `guard`, the statement inserts nothing unless the caller may create
- * in the table and its schema is still at `guard.version` (for a COMMIT pipelined behind it).
+ * The insert of `rows`. With `guard`, a one-statement request for principalSql (claims first, see
+ * `claimsSource`) that inserts nothing unless the caller may create in the table and its schema is
+ * still at `guard.version`.
  */
 function insertStatement(p: Principal, table: TableShape, rows: StoredRow[], guard?: { version: number }) {
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const returned = recordColumnNames(projection(table, undefined));
-  const check = guard && accessGuardText(p, table.id, guard.version, "create", 4);
+  const check = guard && accessGuardText(p, table.id, guard.version, "create", 5);
   const text = cachedText(`insert:${table.pg_table_name}:${keys}:${returned}:${check ? p.kind : ""}`, () => {
     const t = `public.${ident(table.pg_table_name)}`;
+    const [by, token, json] = check ? ["$2", "$3", "$4"] : ["$1", "$2", "$3"];
+    const rows = check
+      ? `${claimsSource("$1")} cross join lateral
+         jsonb_populate_recordset(null::${t}, case when s.principal then ${json}::text::jsonb end) p
+         where ${check.text}`
+      : `jsonb_populate_recordset(null::${t}, ${json}::text::jsonb) p`;
     return `insert into ${t} (created_by, created_by_token${keys.map((k) => `, ${ident(k)}`).join("")})
-      select $1::uuid, $2::bigint${keys.map((k) => `, p.${ident(k)}`).join("")}
-      from jsonb_populate_recordset(null::${t}, $3::text::jsonb) p
-      ${check ? `where ${check.text}` : ""}
+      select ${by}::uuid, ${token}::bigint${keys.map((k) => `, p.${ident(k)}`).join("")}
+      from ${rows}
       returning ${returned.map(ident).join(", ")}`;
   });
   const params = [
+    ...(check ? [JSON.stringify(claimsFor(p))] : []),
     p.kind === "user" ? p.userId : p.createdBy,
     p.kind === "token" ? p.tokenId : null,
     JSON.stringify(rows),
@@ -135,14 +142,22 @@ function insertStatement(p: Principal, table: TableShape, rows: StoredRow[], gua
   return { text, params };
 }
 
-/** GET /records/:id's one statement: the access row of public.table_access(), the record read laterally. */
+/**
+ * GET /records/:id's one statement, on the principal pool: the claims, the access row of
+ * public.table_access() and the record, each depending laterally on the one before it, so they
+ * run in that order (the OFFSET keeps the record's subquery from being flattened into the join).
+ * Always one row; `principal` false means the session was not `authenticated` and nothing ran.
+ */
 function guardedReadText(table: TableShape, columns: Column[]): string {
   const names = recordColumnNames(columns);
   return cachedText(
     `read:${table.pg_table_name}:${names}`,
     () =>
-      `select a.*, r.* from public.table_access($1, $2) a left join lateral (
-      select ${names.map(ident).join(", ")} from public.${ident(table.pg_table_name)} where id = $3) r on true`,
+      `select s.principal, a.*, r.* from ${claimsSource("$1")}
+      left join lateral public.table_access(case when s.principal then $2::bigint end, $3) a on true
+      left join lateral (
+        select ${names.map(ident).join(", ")} from public.${ident(table.pg_table_name)}
+        where id = $4 and a.version is not null offset 0) r on true`,
   );
 }
 
@@ -158,8 +173,8 @@ async function insertRows(tx: Tx, p: Principal, table: TableMeta, rows: StoredRo
 /**
  * One record. With the table's metadata cached and no references to check, the row is coerced
  * against the cache and inserted by a statement that refuses itself (inserts nothing) unless the
- * caller may create in the table and its schema is still the cached version; the COMMIT is
- * pipelined behind it, so the whole request is one round trip. If nothing was inserted (refused,
+ * caller may create in the table and its schema is still the cached version, sent alone on the
+ * principal pool: one statement in its own implicit transaction. If nothing was inserted (refused,
  * stale cache) or the statement failed, nothing was written and the checked path runs (and
  * reports any error against the current schema).
  */
@@ -167,19 +182,15 @@ export async function createRecord(p: Principal, tableId: number, rowData: unkno
   const cached = peekTableVersion(tableId);
   const guess = cached?.meta;
   const coerced = guess && tryCoerce(guess, rowData, opts);
-  if (cached && guess && coerced) {
+  if (cached && guess && coerced && principalPool.usable) {
     try {
       const { text, params } = insertStatement(p, guess, [coerced.values], { version: cached.version });
-      const inserted = await asPrincipal(
-        claimsFor(p),
-        (tx) => tx.unsafe<Record<string, unknown>[]>(text, params, { prepare: true }).execute(),
-        { pipelineCommit: true },
-      );
+      const inserted = await principalSql.unsafe<Record<string, unknown>[]>(text, params, { prepare: true });
       if (inserted.length === 1) return { record: inInputOrder(guess, inserted)[0], stripped: coerced.stripped };
     } catch (e) {
-      // The statement failed and the pipelined COMMIT rolled it back: nothing was written, and the
-      // checked path reports the error. Anything else (a lost connection, a COMMIT that did not
-      // answer COMMIT) may have written the row: retrying could create it twice, so it surfaces.
+      // The statement failed, so its implicit transaction rolled back: nothing was written, and
+      // the checked path reports the error. Anything else (a lost connection) may have written
+      // the row: retrying could create it twice, so it surfaces.
       if ((e as { name?: string }).name !== "PostgresError") throw e;
     }
   }
@@ -241,28 +252,29 @@ export function createRecords(
 // Read
 // ---------------------------------------------------------------------------------------------
 /**
- * One record. With the table's metadata cached, the row is read in the same statement as the
- * permission and schema-version check (RLS guards the row either way), and the read-only
- * transaction's COMMIT is pipelined behind it: one round trip. If the check finds the cache
- * stale, or the read fails because the schema moved, it runs again checked.
+ * One record. With the table's metadata cached, the row is read on the principal pool in one
+ * statement with the claims and the permission and schema-version check (RLS guards the row
+ * either way). If the check finds the cache stale, or the read fails because the schema moved, it
+ * runs again checked.
  */
 export async function getRecord(p: Principal, tableId: number, recordId: number, fields?: string[]) {
   const cached = peekTableVersion(tableId);
   const guess = cached?.meta;
-  if (cached && guess) {
+  if (cached && guess && principalPool.usable) {
     try {
-      return await asPrincipal(claimsFor(p), async (tx) => {
-        const columns = projection(guess, fields);
-        const [row] = await tx.unsafe<AccessAndRow[]>(guardedReadText(guess, columns), [
-          tableId,
-          cached.version,
-          recordId,
-        ], { prepare: true }).execute(); // sent now: awaiting a thenable calls then() a tick later
-        if (!row) throw await unseen(p, tableId);
+      const columns = projection(guess, fields);
+      const [row] = await principalSql.unsafe<(AccessAndRow & { principal: boolean })[]>(
+        guardedReadText(guess, columns),
+        [JSON.stringify(claimsFor(p)), tableId, cached.version, recordId],
+        { prepare: true },
+      );
+      if (!row.principal) principalPool.refused();
+      else {
+        if (row.version === null) throw await unseen(p, tableId);
         if (!sameShape(accessGranted(p, tableId, cached, row, "read"), guess)) throw STALE;
         if (row.id === null) throw notFound(`record ${recordId} in table ${tableId}`);
         return toApiRecord(guess, row, columns);
-      }, { readOnly: true });
+      }
     } catch (e) {
       // A refusal or a 404 against current metadata stands; a stale cache falls through.
       if (e !== STALE && e instanceof HttpError && peekTable(tableId) === guess) throw e;

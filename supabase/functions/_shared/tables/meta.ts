@@ -77,9 +77,10 @@ const GRID_KEY = { create: "can_create", edit: "can_edit", delete: "can_delete" 
 
 /**
  * A condition that holds only while the caller may `op` the table and its schema is still at
- * `version`: accessGranted's check in SQL, for a statement that must refuse itself because its
- * COMMIT is pipelined behind it (RLS still applies to the statement on top of it). Reads the
- * same public.table_access() row, in the statement's own snapshot. SQL text with its parameters
+ * `version`: accessGranted's check in SQL, for a one-statement request (db/client.ts
+ * `claimsSource`, whose `s` it depends on) that must refuse itself, since nothing runs after it
+ * to roll it back (RLS still applies to the statement on top of it). Reads the same
+ * public.table_access() row, in the statement's own snapshot. SQL text with its parameters
  * numbered from `$first` on, for statements whose text is cached.
  */
 export function accessGuardText(
@@ -95,7 +96,8 @@ export function accessGuardText(
     ? `a.workspace_id = ${who} and (a.grid ->> '${key}') = 'true'`
     : `a.role::text = any(${who}::text[])`;
   return {
-    text: `exists (select from public.table_access(${table}, ${known}) a where a.version = ${known} and ${allowed})`,
+    text: `exists (select from public.table_access(case when s.principal then ${table}::bigint end, ${known}) a
+      where a.version = ${known} and ${allowed})`,
     params: [
       tableId,
       version,
