@@ -73,38 +73,14 @@ export function peekTableVersion(tableId: number): { version: number; meta: Meta
   return metaCache.get(tableId);
 }
 
-const GRID_KEY = { create: "can_create", edit: "can_edit", delete: "can_delete" } as const;
-
 /**
- * A condition that holds only while the caller may `op` the table and its schema is still at
- * `version`: accessGranted's check in SQL, for a one-statement request (db/client.ts
- * `claimsSource`, whose `s` it depends on) that must refuse itself, since nothing runs after it
- * to roll it back (RLS still applies to the statement on top of it). Reads the same
- * public.table_access() row, in the statement's own snapshot. SQL text with its parameters
- * numbered from `$first` on, for statements whose text is cached.
+ * The access check of a one-statement request (db/client.ts `claimsSource`, whose `s` it depends
+ * on): public.table_allows() (migration 0020) is true only while the caller may `op` the table and
+ * its schema is still at the version the parameter `known` holds, and leaves the grant the table's
+ * policies read. False says nothing more: the checked path finds out why.
  */
-export function accessGuardText(
-  p: Principal,
-  tableId: number,
-  version: number,
-  op: keyof typeof GRID_KEY,
-  first: number,
-): { text: string; params: (number | string[])[] } {
-  const [table, known, who] = [`$${first}`, `$${first + 1}`, `$${first + 2}`];
-  const key = GRID_KEY[op];
-  const allowed = p.kind === "token"
-    ? `a.workspace_id = ${who} and (a.grid ->> '${key}') = 'true'`
-    : `a.role::text = any(${who}::text[])`;
-  return {
-    text: `exists (select from public.table_access(case when s.principal then ${table}::bigint end, ${known}) a
-      where a.version = ${known} and ${allowed})`,
-    params: [
-      tableId,
-      version,
-      p.kind === "token" ? p.workspaceId : (Object.keys(USER_GRID) as Role[]).filter((r) => USER_GRID[r][key]),
-    ],
-  };
-}
+export const allowsText = (op: TableOp, table: string, known: string) =>
+  `public.table_allows(case when s.principal then ${table}::bigint end, ${known}, '${op}')`;
 
 interface AccessRow {
   workspace_id: number;
@@ -114,14 +90,11 @@ interface AccessRow {
   fresh: Meta | null;
 }
 
-/** The access row with the columns of a record read in the same statement (all null if no row). */
-export type AccessAndRow = AccessRow & Record<string, unknown>;
-
 /**
  * The statement behind every table-scoped request: public.table_access() (migration 0009) reads
  * the caller from the transaction's claims and returns no row for a table the caller may not
- * see; the metadata comes back only when the cached copy is stale. (GET /records/:id runs it with
- * the record read laterally in the same statement: records/service.ts.)
+ * see; the metadata comes back only when the cached copy is stale. (One-statement requests ask
+ * public.table_allows() instead: `allowsText`.)
  */
 function accessQuery(tx: Tx, tableId: number) {
   const cached = metaCache.get(tableId);
@@ -135,7 +108,7 @@ type Cached = ReturnType<typeof metaCache.get>;
  * Turns the access row into the caller's table (404 if absent), refreshing the cache from it if
  * the copy the query was built against was stale; then checks `op`.
  */
-export function accessGranted(
+function accessGranted(
   p: Principal,
   tableId: number,
   cached: Cached,
@@ -161,7 +134,7 @@ export function accessGranted(
  * none at all, does not exist for the caller (404, revealing nothing). Only on this refusal path
  * is the table looked up as the system.
  */
-export async function unseen(p: Principal, tableId: number): Promise<HttpError> {
+async function unseen(p: Principal, tableId: number): Promise<HttpError> {
   if (p.kind === "token") {
     const [t] = await sql<{ workspace_id: number }[]>`
       select workspace_id from public.app_tables where id = ${tableId}`;
