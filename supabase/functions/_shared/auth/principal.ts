@@ -39,6 +39,15 @@ export function claimsFor(p: Principal): RequestClaims {
     : { sub: p.createdBy, role: "authenticated", aitizer_token_id: p.tokenId, aitizer_workspace_id: p.workspaceId };
 }
 
+const claimsTexts = new WeakMap<Principal, string>();
+
+/** claimsFor(p) as JSON text, made once per principal (token principals are cached). */
+export function claimsText(p: Principal): string {
+  let text = claimsTexts.get(p);
+  if (text === undefined) claimsTexts.set(p, text = JSON.stringify(claimsFor(p)));
+  return text;
+}
+
 /** The bearer credential: `Authorization: Bearer …` or `X-MCP-Token: …`. */
 export function credentialOf(headers: Headers): string | null {
   const auth = headers.get("authorization");

@@ -21,7 +21,12 @@ const options = {
       to: 1184,
       from: [1184],
       serialize: (x: Date | string) => (x instanceof Date ? x : new Date(x)).toISOString(),
-      parse: (x: string) => new Date(x.replace(" ", "T").replace(/([+-]\d{2})$/, "$1:00")),
+      parse: (x: string) => {
+        // '2026-11-30 07:44:02.441+00' → '2026-11-30T07:44:02.441+00:00' (an offset in hours
+        // only gets its minutes; without a regex, as this runs for every timestamp read).
+        const sign = x.charCodeAt(x.length - 3);
+        return new Date((sign === 43 || sign === 45 ? x + ":00" : x).replace(" ", "T"));
+      },
     },
   },
 };
@@ -44,7 +49,8 @@ export const sql: Sql = postgres(config.databaseUrl, {
 export const principalSql: Sql = postgres(config.databaseUrl, {
   ...options,
   max: config.dbPoolMax,
-  idle_timeout: 60,
+  // No idle timeout: postgres.js restarts that timer after every query, and this pool serves the
+  // hottest requests. Its connections close with the instance (or after their lifetime).
   connection: { application_name: "aitizer-principal", options: "-c role=authenticated" },
 });
 

@@ -8,7 +8,7 @@ import { CellError } from "../columns/type.ts";
 import type { Tx } from "../db/client.ts";
 import { HttpError, notFound } from "../http/errors.ts";
 import { allowsText, colKey, peekTableVersion, type TableMeta, type TableShape, withTable } from "../tables/meta.ts";
-import { claimsFor } from "../auth/principal.ts";
+import { claimsText } from "../auth/principal.ts";
 import { claimsSource, principalPool, principalSql } from "../db/client.ts";
 import { type ListQuery, listRecords, type ListResult, projection, recordColumnNames, selectList } from "./query.ts";
 import {
@@ -122,7 +122,7 @@ function insertStatement(p: Principal, table: TableShape, rows: StoredRow[], gua
       returning ${returned.map(ident).join(", ")}`;
   });
   const params = [
-    ...(guard ? [JSON.stringify(claimsFor(p))] : []),
+    ...(guard ? [claimsText(p)] : []),
     p.kind === "user" ? p.userId : p.createdBy,
     p.kind === "token" ? p.tokenId : null,
     JSON.stringify(rows),
@@ -140,16 +140,32 @@ function insertStatement(p: Principal, table: TableShape, rows: StoredRow[], gua
  * reads records (RLS narrows a token without can_read_all to the records it created).
  */
 function guardedReadText(table: TableShape, columns: Column[]): string {
-  const names = recordColumnNames(columns);
-  return cachedText(
-    `read:${table.pg_table_name}:${names}`,
-    () =>
-      `select s.principal, a.ok, r.* from ${claimsSource("$1")}
-      left join lateral ${allowsText("see", "$2", "$3")} a(ok) on true
-      left join lateral (
-        select ${names.map(ident).join(", ")} from public.${ident(table.pg_table_name)}
-        where id = $4 and a.ok offset 0) r on true`,
-  );
+  return `select s.principal, a.ok, r.* from ${claimsSource("$1")}
+    left join lateral ${allowsText("see", "$2", "$3")} a(ok) on true
+    left join lateral (
+      select ${recordColumnNames(columns).map(ident).join(", ")} from public.${ident(table.pg_table_name)}
+      where id = $4 and a.ok offset 0) r on true`;
+}
+
+/** The read statement and its columns per cached table shape and `fields=` (null: a field unknown to the shape). */
+const readStatements = new WeakMap<TableShape, Map<string, { columns: Column[]; text: string } | null>>();
+
+function readStatement(table: TableShape, fields: string[] | undefined) {
+  let byFields = readStatements.get(table);
+  if (!byFields) readStatements.set(table, byFields = new Map());
+  const key = fields ? fields.join("\0") : "";
+  let statement = byFields.get(key);
+  if (statement === undefined) {
+    try {
+      const columns = projection(table, fields);
+      statement = { columns, text: guardedReadText(table, columns) };
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+      statement = null; // the checked path says what is wrong, against current metadata
+    }
+    if (byFields.size < 64) byFields.set(key, statement);
+  }
+  return statement;
 }
 
 /**
@@ -253,18 +269,18 @@ export function createRecords(
  */
 export async function getRecord(p: Principal, tableId: number, recordId: number, fields?: string[]) {
   const cached = peekTableVersion(tableId);
-  if (cached && principalPool.usable) {
-    const columns = projection(cached.meta, fields);
+  const statement = cached && principalPool.usable ? readStatement(cached.meta, fields) : null;
+  if (cached && statement) {
     const [row] = await principalSql.unsafe<({ principal: boolean; ok: boolean | null } & Record<string, unknown>)[]>(
-      guardedReadText(cached.meta, columns),
-      [JSON.stringify(claimsFor(p)), tableId, cached.version, recordId],
+      statement.text,
+      [claimsText(p), tableId, cached.version, recordId],
       { prepare: true },
     ).catch(() => []); // the schema moved under the cached statement: the checked path reads it
     if (row && !row.principal) principalPool.refused();
     else if (row?.ok) {
       oneStatement.answered++;
       if (row.id === null) throw notFound(`record ${recordId} in table ${tableId}`);
-      return toApiRecord(cached.meta, row, columns);
+      return toApiRecord(cached.meta, row, statement.columns);
     }
     oneStatement.handedOver++;
   }
