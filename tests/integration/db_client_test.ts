@@ -3,8 +3,16 @@
 //   after it would run outside the transaction: the helper must refuse it rather than run it;
 // - the principal pool's sessions are `authenticated`, and a one-statement request's claims last
 //   for that statement only: the next statement on the same connection has none.
+// And timestamps read as the ISO 8601 text a Date prints, built without one.
 import { assertEquals, assertRejects } from "@std/assert";
-import { claimsSource, pipelinedAsOwner, principalSql } from "../../supabase/functions/_shared/db/client.ts";
+import {
+  claimsSource,
+  pipelinedAsOwner,
+  principalSql,
+  type Sql,
+  sql,
+  type Tx,
+} from "../../supabase/functions/_shared/db/client.ts";
 import { test } from "../_helpers.ts";
 
 test("pipelined transactions refuse statements sent after the COMMIT", async () => {
@@ -49,4 +57,35 @@ test("the principal pool runs as authenticated and a statement's claims end with
   } finally {
     conn.release();
   }
+});
+
+test("timestamps read as the ISO text a Date would print, whatever the precision, year or offset", async () => {
+  const values = [
+    "2026-11-30 07:44:02.441735+00",
+    "2026-11-30 07:44:02+00",
+    "2026-11-30 07:44:02.4+00",
+    "0042-01-02 03:04:05.06+00",
+  ];
+  const expected = [
+    "2026-11-30T07:44:02.441Z",
+    "2026-11-30T07:44:02.000Z",
+    "2026-11-30T07:44:02.400Z",
+    "0042-01-02T03:04:05.060Z",
+  ];
+  const read = async (tx: Sql | Tx) =>
+    (await tx<{ t: string }[]>`select unnest(${values}::text[])::timestamptz as t`).map((r) => r.t);
+  assertEquals(await read(sql), expected);
+  // A session in another time zone prints other offsets ('+05:30', '-03'): the same instants. (Our
+  // sessions run in UTC; before 1900 a zone's offset may have seconds, which no Date reads.)
+  for (const zone of ["Asia/Kolkata", "America/Sao_Paulo"]) {
+    assertEquals(
+      await sql.begin(async (tx) => {
+        await tx`select set_config('TimeZone', ${zone}, true)`;
+        return (await read(tx)).slice(0, 3);
+      }),
+      expected.slice(0, 3),
+    );
+  }
+  const [{ t }] = await sql<{ t: string }[]>`select 'infinity'::timestamptz as t`;
+  assertEquals(t, "infinity");
 });

@@ -47,8 +47,8 @@ export interface Column {
   ai_populates: boolean;
   ai_purpose: string | null;
   pg_type: PgType | null;
-  created_at?: Date;
-  updated_at?: Date;
+  created_at?: string;
+  updated_at?: string;
 }
 
 export interface SelectOption {

@@ -15,17 +15,24 @@ const options = {
     bigint: { to: 20, from: [20], serialize: (x: number | bigint) => x.toString(), parse: (x: string) => Number(x) },
     // Calendar dates stay 'YYYY-MM-DD' text: a Date would shift with the process's time zone.
     dateonly: { to: 1082, from: [1082], serialize: (x: string) => x, parse: (x: string) => x },
-    // Timestamps read as ISO 8601: the driver's default goes through the legacy Date parser,
-    // which takes the years 0000-0099 for 1900-1999.
+    // Timestamps read as the ISO 8601 text a Date would print ('2026-11-30T07:44:02.441Z'), built
+    // from Postgres's own text: sessions run in UTC, so that text ends in '+00'. No Date on the way
+    // (parsing one and printing it again cost more than the rest of a large page's JSON). Other
+    // offsets, or years outside 0000-9999, go through a Date; what no Date can hold stays as sent.
     timestamptz: {
       to: 1184,
       from: [1184],
-      serialize: (x: Date | string) => (x instanceof Date ? x : new Date(x)).toISOString(),
+      // Text goes as it is: Postgres reads ISO 8601 itself (a Date would take '0042-…' for 2042).
+      serialize: (x: Date | string) => (x instanceof Date ? x.toISOString() : x),
       parse: (x: string) => {
-        // '2026-11-30 07:44:02.441+00' → '2026-11-30T07:44:02.441+00:00' (an offset in hours
-        // only gets its minutes; without a regex, as this runs for every timestamp read).
-        const sign = x.charCodeAt(x.length - 3);
-        return new Date((sign === 43 || sign === 45 ? x + ":00" : x).replace(" ", "T"));
+        const n = x.length;
+        if (n >= 22 && x.charCodeAt(4) === 45 && x.charCodeAt(10) === 32 && x.endsWith("+00")) {
+          const fraction = n > 22 ? x.slice(20, n - 3) : "";
+          return `${x.slice(0, 10)}T${x.slice(11, 19)}.${(fraction + "000").slice(0, 3)}Z`;
+        }
+        const sign = x.charCodeAt(n - 3); // '+05' → '+05:00'
+        const date = new Date((sign === 43 || sign === 45 ? x + ":00" : x).replace(" ", "T"));
+        return Number.isNaN(date.getTime()) ? x : date.toISOString();
       },
     },
   },
@@ -36,7 +43,7 @@ export const sql: Sql = postgres(config.databaseUrl, {
   ...options,
   max: config.dbPoolMax,
   idle_timeout: 60,
-  connection: { application_name: "aitizer-functions" },
+  connection: { application_name: "aitizer-functions", TimeZone: "UTC" },
 });
 
 /**
@@ -51,7 +58,7 @@ export const principalSql: Sql = postgres(config.databaseUrl, {
   max: config.dbPoolMax,
   // No idle timeout: postgres.js restarts that timer after every query, and this pool serves the
   // hottest requests. Its connections close with the instance (or after their lifetime).
-  connection: { application_name: "aitizer-principal", options: "-c role=authenticated" },
+  connection: { application_name: "aitizer-principal", TimeZone: "UTC", options: "-c role=authenticated" },
 });
 
 /**
@@ -92,7 +99,7 @@ export function sessionClient(name: string, onclose: () => void): Sql {
     idle_timeout: undefined,
     max_lifetime: null,
     onclose,
-    connection: { application_name: name },
+    connection: { application_name: name, TimeZone: "UTC" },
   });
 }
 

@@ -131,8 +131,8 @@ async function existingRows(tx: Tx, table: TableMeta, column: Column, ids: numbe
 export interface ApiRecord {
   id: number;
   row_data: Record<string, unknown>;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
   created_by: string | null;
   created_by_token?: number | null;
 }
@@ -148,8 +148,8 @@ export function toApiRecord(table: TableShape, row: Record<string, unknown>, onl
   return {
     id: row.id as number,
     row_data,
-    created_at: row.created_at as Date,
-    updated_at: row.updated_at as Date,
+    created_at: row.created_at as string,
+    updated_at: row.updated_at as string,
     created_by: (row.created_by as string | null) ?? null,
     ...(row.created_by_token ? { created_by_token: row.created_by_token as number } : {}),
   };

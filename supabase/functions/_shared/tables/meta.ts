@@ -13,8 +13,8 @@ export interface TableMeta {
   name: string;
   icon: string | null;
   pg_table_name: string;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
   columns: Column[];
   permissions: TablePermission;
 }

@@ -26,8 +26,8 @@ interface TableRow {
   name: string;
   icon: string | null;
   pg_table_name: string;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 const apiTable = (t: TableRow, permissions?: TablePermission) => ({

@@ -70,8 +70,8 @@ interface ViewRow {
   form_config: z.infer<typeof formConfig> | null;
   hidden_columns: number[];
   position: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 const VIEW_FIELDS = `id, table_id, name, view_type, kanban_column_id, date_column_id, end_date_column_id, filters, sort,

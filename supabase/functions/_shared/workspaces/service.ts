@@ -11,8 +11,8 @@ import type { TablePermissionInput } from "./schemas.ts";
 interface WorkspaceRow {
   id: number;
   name: string;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 const run = <T>(p: Principal, fn: (tx: Tx) => Promise<T>) => asPrincipal(claimsFor(p), fn);
@@ -90,7 +90,7 @@ async function withEmails<T extends { user_id: string }>(rows: T[]): Promise<(T 
 export async function listMembers(p: Principal, workspaceId: number) {
   const rows = await run(p, async (tx) => {
     await requireRole(tx, p, workspaceId, "viewer");
-    return await tx<{ user_id: string; role: Role; created_at: Date }[]>`
+    return await tx<{ user_id: string; role: Role; created_at: string }[]>`
       select user_id, role, created_at, updated_at from public.workspace_members
       where workspace_id = ${workspaceId} order by created_at, user_id`;
   });
@@ -109,7 +109,7 @@ export async function addMember(
       ? await sql<{ id: string }[]>`select id from auth.users where id = ${input.user_id}`
       : await sql<{ id: string }[]>`select id from auth.users where lower(email) = lower(${input.email!})`;
     if (!user) throw notFound(`user ${input.user_id ?? input.email}`);
-    const [m] = await tx<{ user_id: string; role: Role; created_at: Date }[]>`
+    const [m] = await tx<{ user_id: string; role: Role; created_at: string }[]>`
       insert into public.workspace_members (workspace_id, user_id, role)
       values (${workspaceId}, ${user.id}, ${input.role})
       on conflict (workspace_id, user_id) do nothing
@@ -133,7 +133,7 @@ export async function updateMember(p: Principal, workspaceId: number, userId: st
     const current = await memberRole(tx, workspaceId, userId);
     if (roleRank(current) > roleRank(own)) throw forbidden(`You cannot change a ${current}: your role is ${own}`);
     if (roleRank(role) > roleRank(own)) throw forbidden(`You cannot grant ${role}: your role is ${own}`);
-    const [m] = await tx<{ user_id: string; role: Role; created_at: Date }[]>`
+    const [m] = await tx<{ user_id: string; role: Role; created_at: string }[]>`
       update public.workspace_members set role = ${role}
       where workspace_id = ${workspaceId} and user_id = ${userId}
       returning user_id, role, created_at, updated_at`;
