@@ -32,9 +32,14 @@ export function recordAudit(row: AuditRow) {
     dropped++;
   }
   buffer.push(row);
-  if (buffer.length >= BATCH) void flushAudit();
+  if (buffer.length === BATCH) void writeBuffered(BATCH); // a full batch goes at once
   else if (timer === undefined) {
-    const t = setTimeout(() => void flushAudit(), config.auditFlushMs);
+    // What arrives while this timer runs, and while its write is in flight, waits for the next
+    // one: batches of a flush interval's requests, not of one write's round trip.
+    const t = setTimeout(() => {
+      timer = undefined;
+      void writeBuffered(buffer.length);
+    }, config.auditFlushMs);
     Deno.unrefTimer(t);
     timer = t;
   }
@@ -73,16 +78,26 @@ export function flushAudit(): Promise<void> {
     clearTimeout(timer);
     timer = undefined;
   }
+  return writeBuffered(Number.POSITIVE_INFINITY);
+}
+
+/** Writes the oldest `limit` buffered rows, in batches, behind any write in flight. */
+function writeBuffered(limit: number): Promise<void> {
   inflight = inflight.then(async () => {
-    while (buffer.length > 0) {
-      const rows = buffer.slice(0, BATCH);
+    let left = limit;
+    while (left > 0 && buffer.length > 0) {
+      const rows = buffer.slice(0, Math.min(BATCH, left));
       buffer = buffer.slice(rows.length);
+      left -= rows.length;
       try {
         await write(rows);
       } catch (e) {
         log.error("audit flush failed; rows kept for the next attempt", { error: String(e), rows: rows.length });
         buffer = rows.concat(buffer).slice(-MAX_BUFFERED);
-        timer ??= setTimeout(() => void flushAudit(), Math.max(1_000, config.auditFlushMs));
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          void writeBuffered(buffer.length);
+        }, Math.max(1_000, config.auditFlushMs));
         return;
       }
     }
