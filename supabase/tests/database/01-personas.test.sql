@@ -48,8 +48,8 @@ $$;
 
 -- The provisioned table ---------------------------------------------------------------------
 select is((select relrowsecurity from pg_class where relname = 'data_900301_900001'), true, 'data table has RLS');
-select is((select count(*)::int from pg_policies where tablename = 'data_900301_900001'), 5,
-  'a policy per write operation, two for reading (every row; a token''s own rows)');
+select is((select count(*)::int from pg_policies where tablename = 'data_900301_900001'), 4,
+  'a policy per operation (reading: every row, or a token''s own rows)');
 
 -- Owner --------------------------------------------------------------------------------------
 select pg_temp.act_as_user('00000000-0000-4000-8000-0000000000a1');
