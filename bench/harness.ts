@@ -54,6 +54,43 @@ export async function measure(
   };
 }
 
+/**
+ * Two operations measured in alternating windows (A B, B A, A B, …) rather than one after the
+ * other: this machine's speed drifts over seconds, and a ratio of two measurements taken at
+ * different moments moved by a quarter between runs. Each side's figures add up its windows.
+ */
+export async function measurePair(
+  a: { name: string; op: (i: number) => Promise<unknown> },
+  b: { name: string; op: (i: number) => Promise<unknown> },
+  { concurrency = 8, seconds = 3, windows = 6 }: { concurrency?: number; seconds?: number; windows?: number } = {},
+): Promise<[Measurement, Measurement]> {
+  const parts: [Measurement[], Measurement[]] = [[], []];
+  const window = seconds / windows;
+  for (let w = 0; w < windows; w++) {
+    const order = w % 2 === 0 ? [0, 1] as const : [1, 0] as const;
+    for (const k of order) {
+      const side = k === 0 ? a : b;
+      parts[k].push(
+        await measure(side.name, side.op, { concurrency, seconds: window, warmupSeconds: w === 0 ? 0.5 : 0.1 }),
+      );
+    }
+  }
+  const sum = (ms: Measurement[], name: string): Measurement => {
+    const requests = ms.reduce((n, m) => n + m.requests, 0);
+    const secs = ms.reduce((n, m) => n + m.seconds, 0);
+    const median = (key: "p50_ms" | "p99_ms") => ms.map((m) => m[key]).sort((x, y) => x - y)[Math.floor(ms.length / 2)];
+    return {
+      name,
+      requests,
+      seconds: round(secs),
+      rps: round(requests / secs),
+      p50_ms: median("p50_ms"),
+      p99_ms: median("p99_ms"),
+    };
+  };
+  return [sum(parts[0], a.name), sum(parts[1], b.name)];
+}
+
 /** Times one operation `repeat` times and returns the median duration in ms. */
 export async function medianMs(op: () => Promise<unknown>, repeat = 5): Promise<number> {
   const times: number[] = [];

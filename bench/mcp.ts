@@ -3,7 +3,7 @@
 //   tools/call create_record ≥ 0.8× the req/s of POST /records.
 // Calls are raw JSON-RPC posts (what an MCP client sends after its handshake; stateless server).
 import { SignJWT } from "jose";
-import { compare, type Comparison, JWT_SECRET, measure, rawDb, saveResults, startGateway } from "./harness.ts";
+import { compare, type Comparison, JWT_SECRET, measurePair, rawDb, saveResults, startGateway } from "./harness.ts";
 
 export default async function bench() {
   const gw = await startGateway();
@@ -52,20 +52,18 @@ export default async function bench() {
     const path = `/tables/${table.id}/records`;
     const results: Comparison[] = [];
 
-    const getMcp = await measure(
-      "tools/call get_record",
-      (i) => mcp(token, "get_record", { table_id: table.id, record_id: rid(i) }),
+    const [getMcp, getRest] = await measurePair(
+      { name: "tools/call get_record", op: (i) => mcp(token, "get_record", { table_id: table.id, record_id: rid(i) }) },
+      { name: "GET record", op: (i) => rest("GET", `${path}/${rid(i)}`, token) },
     );
-    const getRest = await measure("GET record", (i) => rest("GET", `${path}/${rid(i)}`, token));
     results.push(compare("MCP get_record vs REST GET", getMcp, getRest, 0.8));
 
-    const createMcp = await measure(
-      "tools/call create_record",
-      (i) => mcp(token, "create_record", { table_id: table.id, fields: { Name: `m${i}`, Score: i } }),
-    );
-    const createRest = await measure(
-      "POST record",
-      (i) => rest("POST", path, token, { row_data: { Name: `r${i}`, Score: i } }),
+    const [createMcp, createRest] = await measurePair(
+      {
+        name: "tools/call create_record",
+        op: (i) => mcp(token, "create_record", { table_id: table.id, fields: { Name: `m${i}`, Score: i } }),
+      },
+      { name: "POST record", op: (i) => rest("POST", path, token, { row_data: { Name: `r${i}`, Score: i } }) },
     );
     results.push(compare("MCP create_record vs REST POST", createMcp, createRest, 0.8));
 

@@ -1,7 +1,8 @@
 // Records through the full stack (HTTP → gateway → auth → RLS transaction → Postgres) against raw
 // postgres.js running the equivalent SQL on the same table in the same run. The ratio that counts
 // is against raw postgres.js behind a bare HTTP server (bench/raw_server.ts): both sides pay for
-// HTTP and JSON, so it is what AITIZER itself adds. The bare driver is printed too, for scale.
+// HTTP and JSON, so it is what AITIZER itself adds; the two are measured in alternating windows
+// (harness.ts measurePair). The bare driver is printed too, for scale.
 //   get one by id ≥ 0.5×, list 50 filtered on an indexed column of 100,000 rows ≥ 0.4×,
 //   create one ≥ 0.4×, batch-create 1,000 ≤ 3× the time of one raw multi-row insert,
 //   a cursor page at row 90,000 costs what the first page costs (within 2×).
@@ -11,6 +12,7 @@ import {
   type Comparison,
   JWT_SECRET,
   measure,
+  measurePair,
   medianMs,
   rawDb,
   round,
@@ -71,18 +73,19 @@ export default async function bench() {
     const results: (Comparison | Record<string, unknown>)[] = [];
 
     // Get one record by id.
-    const getApi = await measure("GET record", (i) => api("GET", `${path}/${rid(i)}`, token));
-    const getRaw = await measure("raw select by id", (i) => rawHttp("GET", `/record/${rid(i)}`));
+    const [getApi, getRaw] = await measurePair(
+      { name: "GET record", op: (i) => api("GET", `${path}/${rid(i)}`, token) },
+      { name: "raw select by id", op: (i) => rawHttp("GET", `/record/${rid(i)}`) },
+    );
     const getDriver = await measure("driver select by id", (i) => db`select ${cols} from ${t} where id = ${rid(i)}`);
     results.push(compare("get one record by id", getApi, getRaw, 0.5, getDriver));
 
     // List 50 filtered on the indexed column.
     const cat = (i: number) => `c${i % CATEGORIES}`;
-    const listApi = await measure(
-      "GET records filtered",
-      (i) => api("GET", `${path}?filter[Category]=${cat(i)}&limit=50`, token),
+    const [listApi, listRaw] = await measurePair(
+      { name: "GET records filtered", op: (i) => api("GET", `${path}?filter[Category]=${cat(i)}&limit=50`, token) },
+      { name: "raw filtered select", op: (i) => rawHttp("GET", `/list?v=${cat(i)}`) },
     );
-    const listRaw = await measure("raw filtered select", (i) => rawHttp("GET", `/list?v=${cat(i)}`));
     const listDriver = await measure(
       "driver filtered select",
       (i) => db`select ${cols} from ${t} where ${db(category)} = ${cat(i)} order by id limit 51`,
@@ -90,13 +93,12 @@ export default async function bench() {
     results.push(compare("list 50 filtered (indexed, 100k rows)", listApi, listRaw, 0.4, listDriver));
 
     // Create one record.
-    const createApi = await measure(
-      "POST record",
-      (i) => api("POST", path, token, { row_data: { Name: `new ${i}`, Score: i, Category: cat(i) } }),
-    );
-    const createRaw = await measure(
-      "raw insert",
-      (i) => rawHttp("POST", "/record", { name: `new ${i}`, score: i, category: cat(i) }),
+    const [createApi, createRaw] = await measurePair(
+      {
+        name: "POST record",
+        op: (i) => api("POST", path, token, { row_data: { Name: `new ${i}`, Score: i, Category: cat(i) } }),
+      },
+      { name: "raw insert", op: (i) => rawHttp("POST", "/record", { name: `new ${i}`, score: i, category: cat(i) }) },
     );
     const createDriver = await measure(
       "driver insert",

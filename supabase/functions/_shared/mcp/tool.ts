@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { TokenPrincipal } from "../auth/principal.ts";
-import { peekTable } from "../tables/meta.ts";
+import { peekTable, type TableShape } from "../tables/meta.ts";
 import type { ApiRecord } from "../records/values.ts";
 
 /** Which tokens may use a tool: `data` is every MCP token, `full` only vibe_mcp. */
@@ -55,10 +55,17 @@ export function onTable(ctx: ToolContext, tableId: number): number {
   return tableId;
 }
 
+/** Column names by key, per cached table shape. */
+const namesOf = new WeakMap<TableShape, Map<string, string>>();
+
 /** A record with its fields keyed by column name (what a model reads), ids kept alongside. */
 export function byName(tableId: number, record: ApiRecord) {
   const table = peekTable(tableId);
-  const names = new Map(table?.columns.map((c) => [`col_${c.id}`, c.name]) ?? []);
+  let names = table && namesOf.get(table);
+  if (!names) {
+    names = new Map(table?.columns.map((c) => [`col_${c.id}`, c.name]) ?? []);
+    if (table) namesOf.set(table, names);
+  }
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record.row_data)) fields[names.get(key) ?? key] = value;
   const { row_data: _, ...rest } = record;
