@@ -89,7 +89,9 @@ export default async function bench() {
     console.log(
       `\nmemory while listing: ${WALKS} walks of ${ROWS} rows in pages of ${PAGE}; gateway RSS ` +
         `${result.rss_before_mb} MB before, ${result.rss_after_each_walk_mb.join(" / ")} MB after each walk ` +
-        `(peak ${result.rss_peak_mb} MB): ${result.growth_after_warm_up_mb} MB over the last ${WALKS - WARM_WALKS} walks ` +
+        `(peak ${result.rss_peak_mb} MB): ${result.growth_after_warm_up_mb} MB over the last ${
+          WALKS - WARM_WALKS
+        } walks ` +
         `${result.pass ? "ok (flat)" : "NOT FLAT"}`,
     );
     await saveResults("memory", [result]);

@@ -6,7 +6,15 @@
 import { assertEquals, assertRejects } from "@std/assert";
 import { authenticate } from "../../supabase/functions/_shared/auth/principal.ts";
 import { HttpError } from "../../supabase/functions/_shared/http/errors.ts";
-import { createRecord, getRecord, oneStatement } from "../../supabase/functions/_shared/records/service.ts";
+import {
+  createRecord,
+  getRecord,
+  oneStatement,
+  readStatement,
+} from "../../supabase/functions/_shared/records/service.ts";
+import { claimsText } from "../../supabase/functions/_shared/auth/principal.ts";
+import { sql } from "../../supabase/functions/_shared/db/client.ts";
+import { peekTableVersion } from "../../supabase/functions/_shared/tables/meta.ts";
 import { api, createToken, createWorkspace, db, test } from "../_helpers.ts";
 
 const principalOf = (token: string) => authenticate(new Headers({ authorization: `Bearer ${token}` }));
@@ -67,4 +75,21 @@ test("one statement answers reads and creates, and hands refusals and stale meta
     { answered: 1, handedOver: 0 },
   );
   assertEquals(fresh.record.row_data[added.key], 3);
+});
+
+test("the one statement reads nothing on a session that is not 'authenticated'", async () => {
+  // A deployment whose pooler drops the startup option would run it as the owner, whom RLS does
+  // not bind: the statement must then refuse before the check and the row, not read past them.
+  const ws = await createWorkspace();
+  const table = (await api("POST", "/rest-api/tables", {
+    token: ws.vibeToken,
+    body: { name: "Owner", columns: [{ name: "Name", type: "text" }] },
+  })).body;
+  const owner = await principalOf(ws.vibeToken);
+  const { record } = await createRecord(owner, table.id, { Name: "secret" });
+  await getRecord(owner, table.id, record.id); // caches the metadata
+  const cached = peekTableVersion(table.id)!;
+  const statement = readStatement(cached.meta, undefined)!;
+  const [asOwner] = await sql.unsafe(statement.text, [claimsText(owner), table.id, cached.version, record.id]);
+  assertEquals([asOwner.principal, asOwner.ok ?? false, asOwner.id], [false, false, null]);
 });

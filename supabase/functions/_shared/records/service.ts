@@ -150,7 +150,7 @@ function guardedReadText(table: TableShape, columns: Column[]): string {
 /** The read statement and its columns per cached table shape and `fields=` (null: a field unknown to the shape). */
 const readStatements = new WeakMap<TableShape, Map<string, { columns: Column[]; text: string } | null>>();
 
-function readStatement(table: TableShape, fields: string[] | undefined) {
+export function readStatement(table: TableShape, fields: string[] | undefined) {
   let byFields = readStatements.get(table);
   if (!byFields) readStatements.set(table, byFields = new Map());
   const key = fields ? fields.join("\0") : "";
