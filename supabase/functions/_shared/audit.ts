@@ -33,16 +33,21 @@ export function recordAudit(row: AuditRow) {
   }
   buffer.push(row);
   if (buffer.length === BATCH) void writeBuffered(BATCH); // a full batch goes at once
-  else if (timer === undefined) {
-    // What arrives while this timer runs, and while its write is in flight, waits for the next
-    // one: batches of a flush interval's requests, not of one write's round trip.
-    const t = setTimeout(() => {
-      timer = undefined;
-      void writeBuffered(buffer.length);
-    }, config.auditFlushMs);
-    Deno.unrefTimer(t);
-    timer = t;
-  }
+  else scheduleFlush(config.auditFlushMs);
+}
+
+/**
+ * Writes what is buffered when the timer fires, unless a flush is already scheduled. What arrives
+ * meanwhile, and while that write is in flight, waits for the next one: batches of a flush
+ * interval's requests, not of one write's round trip.
+ */
+function scheduleFlush(ms: number) {
+  if (timer !== undefined) return;
+  timer = setTimeout(() => {
+    timer = undefined;
+    void writeBuffered(buffer.length);
+  }, ms);
+  Deno.unrefTimer(timer);
 }
 
 const COLUMNS = [
@@ -94,10 +99,7 @@ function writeBuffered(limit: number): Promise<void> {
       } catch (e) {
         log.error("audit flush failed; rows kept for the next attempt", { error: String(e), rows: rows.length });
         buffer = rows.concat(buffer).slice(-MAX_BUFFERED);
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          void writeBuffered(buffer.length);
-        }, Math.max(1_000, config.auditFlushMs));
+        scheduleFlush(Math.max(1_000, config.auditFlushMs));
         return;
       }
     }

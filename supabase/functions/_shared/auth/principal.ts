@@ -33,7 +33,7 @@ export interface TokenPrincipal {
 
 export type Principal = UserPrincipal | TokenPrincipal;
 
-export function claimsFor(p: Principal): RequestClaims {
+function claimsFor(p: Principal): RequestClaims {
   return p.kind === "user"
     ? { sub: p.userId, role: "authenticated", email: p.email }
     : { sub: p.createdBy, role: "authenticated", aitizer_token_id: p.tokenId, aitizer_workspace_id: p.workspaceId };

@@ -3,7 +3,7 @@
 // writes need an admin (a signed-in user). No response ever carries a secret.
 import type { Context } from "hono";
 import { z } from "zod";
-import { claimsFor, type Principal } from "../auth/principal.ts";
+import { claimsText, type Principal } from "../auth/principal.ts";
 import { type Role, roleRank, workspaceOf } from "../auth/workspace.ts";
 import { asPrincipal, type Tx } from "../db/client.ts";
 import { badRequest, conflict, forbidden, notFound, SqlState } from "../http/errors.ts";
@@ -15,7 +15,7 @@ import { hintOf, secretsKey } from "./secrets.ts";
 const INTEGRATION_IDS = [...BUILT_IN.map((g) => g.id), "custom_http"];
 
 async function inWorkspace<T>(c: Context, p: Principal, needed: Role | null, fn: (tx: Tx, ws: number) => Promise<T>) {
-  return await asPrincipal(claimsFor(p), async (tx) => {
+  return await asPrincipal(claimsText(p), async (tx) => {
     const ws = await workspaceOf(c, tx, p);
     if (needed) {
       if (p.kind === "token") {

@@ -4,7 +4,7 @@
 // token (RLS) with a statement timeout and a row cap.
 import { astMapper, parse, type QNameAliased, type Statement, toSql } from "pgsql-ast-parser";
 import type { TokenPrincipal } from "../auth/principal.ts";
-import { claimsFor } from "../auth/principal.ts";
+import { claimsText } from "../auth/principal.ts";
 import { asPrincipal } from "../db/client.ts";
 import { badRequest } from "../http/errors.ts";
 
@@ -224,7 +224,7 @@ export function rewrite(query: string, tables: SqlTable[]): { sql: string; names
 
 /** Runs a checked query read-only as the token, capped and timed out; rows come back by name. */
 export async function runSql(principal: TokenPrincipal, query: string): Promise<SqlResult> {
-  return await asPrincipal(claimsFor(principal), async (tx) => {
+  return await asPrincipal(claimsText(principal), async (tx) => {
     const tables = await tx<SqlTable[]>`
       select t.id, t.name, t.pg_table_name,
              coalesce((select json_agg(json_build_object('id', c.id, 'name', c.name) order by c.position, c.id)

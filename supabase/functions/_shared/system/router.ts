@@ -1,7 +1,7 @@
 // /health (no auth) and /me (who is calling).
 import type { Hono } from "hono";
 import { requireAuth, resource } from "../http/app.ts";
-import { claimsFor } from "../auth/principal.ts";
+import { claimsText } from "../auth/principal.ts";
 import { workspaceOf } from "../auth/workspace.ts";
 import { asPrincipal, sql } from "../db/client.ts";
 
@@ -29,7 +29,7 @@ export function mountSystem(app: Hono) {
     GET: async (c) => {
       const p = c.var.principal;
       return c.json(
-        await asPrincipal(claimsFor(p), async (tx) => {
+        await asPrincipal(claimsText(p), async (tx) => {
           const ws = p.kind === "token" || c.req.header("x-workspace-id") !== undefined
             ? await workspaceOf(c, tx, p)
             : await tx<{ workspace_id: number; role: string }[]>`

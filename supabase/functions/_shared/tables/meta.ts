@@ -1,6 +1,6 @@
 // A table's metadata (row + ordered columns) and what the acting principal may do with it,
 // read in one query under RLS. Column keys: `col_<id>`, the bare id, or the name (any case).
-import { claimsFor, type Principal, type TablePermission } from "../auth/principal.ts";
+import { claimsText, type Principal, type TablePermission } from "../auth/principal.ts";
 import type { Role } from "../auth/workspace.ts";
 import type { Column } from "../columns/type.ts";
 import type { Fragment } from "postgres";
@@ -214,5 +214,5 @@ export const colKey = (c: Pick<Column, "id">) => `col_${c.id}`;
 
 /** Runs `fn` as the caller, in one transaction, on a table the caller may `op`. */
 export function withTable<T>(p: Principal, tableId: number, op: TableOp, fn: (tx: Tx, t: TableMeta) => Promise<T>) {
-  return asPrincipal(claimsFor(p), async (tx) => fn(tx, await loadTable(tx, p, tableId, op)));
+  return asPrincipal(claimsText(p), async (tx) => fn(tx, await loadTable(tx, p, tableId, op)));
 }

@@ -2,7 +2,7 @@
 // transaction), created with its initial columns atomically.
 import type { Context } from "hono";
 import { z } from "zod";
-import { claimsFor, type Principal, type TablePermission } from "../auth/principal.ts";
+import { claimsText, type Principal, type TablePermission } from "../auth/principal.ts";
 import { type Role, workspaceOf } from "../auth/workspace.ts";
 import { insertColumn, toApiColumn } from "../columns/service.ts";
 import { parseColumnBody } from "../columns/schemas.ts";
@@ -50,7 +50,7 @@ async function checkName(tx: Tx, workspaceId: number, tableName: string, exceptI
 
 /** Every table of the workspace the caller may see, with what the caller may do with each. */
 export function listTables(c: Context, p: Principal) {
-  return asPrincipal(claimsFor(p), async (tx) => {
+  return asPrincipal(claimsText(p), async (tx) => {
     const ws = await workspaceOf(c, tx, p);
     const rows = await tx<(TableRow & { role: Role | null; grid: TablePermission | null })[]>`
       select t.id, t.workspace_id, t.name, t.icon, t.pg_table_name, t.created_at, t.updated_at, ${
@@ -73,7 +73,7 @@ export function createTable(c: Context, p: Principal, body: unknown) {
       throw e;
     }
   });
-  return asPrincipal(claimsFor(p), async (tx) => {
+  return asPrincipal(claimsText(p), async (tx) => {
     const ws = await workspaceOf(c, tx, p);
     const [{ allowed }] = await tx<{ allowed: boolean }[]>`select public.can_create_tables(${ws.id}) as allowed`;
     if (!allowed) {

@@ -1,7 +1,7 @@
 // Workspace administration: workspaces, members, tokens and their per-table grids.
 // Every function runs as the caller (RLS applies) after an explicit role check that gives a
 // precise 403/404.
-import { claimsFor, forgetToken, type Principal } from "../auth/principal.ts";
+import { claimsText, forgetToken, type Principal } from "../auth/principal.ts";
 import { generateToken, hashToken, type TokenType } from "../auth/tokens.ts";
 import { requireRole, type Role, roleRank } from "../auth/workspace.ts";
 import { asPrincipal, sql, type Tx } from "../db/client.ts";
@@ -15,7 +15,7 @@ interface WorkspaceRow {
   updated_at: string;
 }
 
-const run = <T>(p: Principal, fn: (tx: Tx) => Promise<T>) => asPrincipal(claimsFor(p), fn);
+const run = <T>(p: Principal, fn: (tx: Tx) => Promise<T>) => asPrincipal(claimsText(p), fn);
 
 function requireUser(p: Principal): asserts p is Extract<Principal, { kind: "user" }> {
   if (p.kind !== "user") {

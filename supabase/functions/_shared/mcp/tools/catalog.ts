@@ -1,7 +1,7 @@
 // The catalog a model reads first: column types with their settings and operators, and the
 // integration groups of the workspace (the built-in catalog plus its custom HTTP actions).
 import { z } from "zod";
-import { claimsFor } from "../../auth/principal.ts";
+import { claimsText } from "../../auth/principal.ts";
 import { COLUMN_TYPES, registry } from "../../columns/registry.ts";
 import { asPrincipal } from "../../db/client.ts";
 import { computeCell } from "../../engine/service.ts";
@@ -13,7 +13,7 @@ import { id, tableId } from "./records.ts";
 /** The workspace's integration groups, as REST's GET /integrations shows them. */
 const integrationsOf = (ctx: ToolContext) =>
   asPrincipal(
-    claimsFor(ctx.principal),
+    claimsText(ctx.principal),
     async (tx) => (await groupsFor(tx, ctx.principal.workspaceId)).map(describeGroup),
   );
 
