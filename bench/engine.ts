@@ -15,7 +15,7 @@
 //   replaced by a stub `cron.schedule(text, text, text)` (pg_cron lives in the `postgres` database only)
 //   DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:54322/aitizer_bench deno run -A bench/engine.ts
 // Run alone: `deno run -A bench/engine.ts`; BENCH_ENGINE_ROWS (2000), BENCH_ENGINE_ROUNDS (2),
-// BENCH_ENGINE_CONCURRENCY (jobs per worker, 32) and BENCH_ENGINE_ONLY (write,throughput,latency) vary it.
+// BENCH_ENGINE_CONCURRENCY (jobs per worker, 64) and BENCH_ENGINE_ONLY (write,throughput,latency) vary it.
 import { SignJWT } from "jose";
 import { DB_URL, JWT_SECRET, measure, type Measurement, rawDb, round, saveResults } from "./harness.ts";
 
@@ -24,7 +24,7 @@ const WORKER_PORTS = [54371, 54372];
 const WRITE_PORT = 54373;
 const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
 const ROWS = Number(Deno.env.get("BENCH_ENGINE_ROWS") ?? 2000);
-const WORKER_CONCURRENCY = Number(Deno.env.get("BENCH_ENGINE_CONCURRENCY") ?? 32); // the engine's default
+const WORKER_CONCURRENCY = Number(Deno.env.get("BENCH_ENGINE_CONCURRENCY") ?? 64); // the engine's default
 const LATENCY_SAMPLES = 200;
 const ROUNDS = Number(Deno.env.get("BENCH_ENGINE_ROUNDS") ?? 2);
 /** BENCH_ENGINE_ONLY=write,throughput,latency (any of them) runs only those. */

@@ -6,7 +6,7 @@ import { SignJWT } from "jose";
 import { assert } from "@std/assert";
 
 export const BASE = Deno.env.get("AITIZER_URL") ?? "http://127.0.0.1:54321";
-const DB_URL = Deno.env.get("DATABASE_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
+export const DB_URL = Deno.env.get("DATABASE_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
 const JWT_SECRET = Deno.env.get("SUPABASE_JWT_SECRET") ?? "super-secret-jwt-token-with-at-least-32-characters-long";
 
 /** A service-role connection for arranging and asserting; never used by the code under test. */

@@ -126,7 +126,7 @@ test("run-actions answers with the seed's results; compute recomputes one cell",
   assertEnvelope(await api("POST", `/rest-api/tables/${t.id}/run-actions`, { token: ws.vibeToken, body: {} }), 400);
 });
 
-test("retryable failures back off and retry; a job whose worker died is picked up again", async () => {
+test("retryable failures back off and retry", async () => {
   const id = uniq();
   let calls = 0;
   routes.set(
@@ -146,22 +146,51 @@ test("retryable failures back off and retry; a job whose worker died is picked u
   const log = (await executions(ws, t.id, rid)).body.executions as Any[];
   assertEquals(log.map((e) => [e.status, e.attempt]).reverse(), [["failed", 1], ["failed", 2], ["success", 3]]);
   assertMatch(log[2].error, /HTTP 503.*will retry/);
+});
 
-  // A worker claimed this job and died: its lease ran out; another worker completes it.
-  // (In the insert's own transaction, so no live worker can claim the job first.)
-  const rid2 = await db.begin(async (tx) => {
-    const [{ id }] = await tx`insert into ${tx("public." + t.pg_table_name)} (${tx(t.key("Name"))}) values ('y')
-                              returning id`;
-    await tx`update public.engine_jobs set locked_by = 'dead-worker', locked_until = now() - interval '1 second',
-             attempts = 1 where table_id = ${t.id} and record_id = ${id}`;
-    return id as number;
+test("a record written while its pipeline runs: the job runs again, as an edit, on the new values", async () => {
+  const id = uniq();
+  const seen: string[] = [];
+  let reached!: () => void;
+  const first = new Promise<void>((r) => (reached = r));
+  let release!: () => void;
+  const hold = new Promise<void>((r) => (release = r));
+  routes.set(`/slow-${id}`, async (req) => {
+    const name = new URL(req.url).searchParams.get("name")!;
+    seen.push(name);
+    if (seen.length === 1) {
+      reached();
+      await hold;
+    }
+    return Response.json({ name });
   });
-  await db`select pg_notify('aitizer_jobs', '')`;
-  await until("the orphaned job", async () => {
-    const [row] = await db`select ${db(t.key("Call"))} as v from ${db("public." + t.pg_table_name)} where id = ${rid2}`;
-    return row.v !== null;
+  const ws = await createWorkspace();
+  const t = await table(ws, [
+    { name: "Name", type: "text" },
+    { name: "Call", type: "http_request", httpUrl: `${FAKE}/slow-${id}?name={Name}`, executeOnEdit: true },
+  ]);
+  const rid = (await api("POST", t.path, { token: ws.vibeToken, body: { row_data: { Name: "before" } } })).body.id;
+  await first; // the create run is in flight, holding its job
+  const edited = await api("PATCH", `${t.path}/${rid}`, { token: ws.vibeToken, body: { row_data: { Name: "after" } } });
+  assertEquals(edited.status, 200, JSON.stringify(edited.body));
+  // Still one job for the record (the dedupe), which counted the write.
+  const jobs = await db`select reason, edits, rerun_reason from public.engine_jobs where table_id = ${t.id}`;
+  assertEquals(jobs.map((j) => [j.reason, j.edits, j.rerun_reason]), [["create", 1, "edit"]]);
+  release();
+  await until("the second run", async () => {
+    const r = await api("GET", `${t.path}/${rid}`, { token: ws.vibeToken });
+    return r.body.row_data[t.key("Call")]?.name === "after";
   });
-  assertEquals((await db`select count(*)::int as n from public.engine_jobs where table_id = ${t.id}`)[0].n, 0);
+  await until(
+    "the queue to empty",
+    async () => (await db`select 1 from public.engine_jobs where table_id = ${t.id}`).length === 0,
+  );
+  assertEquals(seen, ["before", "after"]);
+  const log = (await executions(ws, t.id, rid)).body.executions as Any[];
+  assertEquals(log.map((e) => [e.status, e.response?.body?.name]).reverse(), [["success", "before"], [
+    "success",
+    "after",
+  ]]);
 });
 
 test("outbound requests to private addresses fail the cell, logged; nothing is fetched", async () => {
@@ -487,9 +516,9 @@ test("rollups follow the rows they read; a new or changed formula recomputes the
     "the backfill job to finish",
     async () => (await db`select 1 from public.engine_jobs where table_id = ${prices.id}`).length === 0,
   );
-  // Progress shows on the column while a backfill runs (a job held by another worker here).
-  await db`insert into public.engine_jobs (workspace_id, table_id, record_id, reason, column_id, progress, locked_by, locked_until)
-           values (${ws.id}, ${prices.id}, 100, 'backfill', ${double.body.id}, '{"done": 100, "total": 250}', 'elsewhere',
+  // Progress shows on the column while a backfill runs (one waiting for later here, so no worker takes it).
+  await db`insert into public.engine_jobs (workspace_id, table_id, record_id, reason, column_id, progress, run_at)
+           values (${ws.id}, ${prices.id}, 100, 'backfill', ${double.body.id}, '{"done": 100, "total": 250}',
                    now() + interval '1 hour')`;
   const shown = await api("GET", `/rest-api/tables/${prices.id}/columns/${double.body.id}`, { token: ws.vibeToken });
   assertEquals(shown.body.recompute, { done: 100, total: 250, running: true });

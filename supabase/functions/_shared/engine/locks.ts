@@ -57,12 +57,18 @@ export async function acquire(key: string): Promise<void> {
   }
 }
 
-/** Releases record locks held by this process. */
-export async function release(keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
+/**
+ * Releases record locks held by this process (and the locks of jobs, claims: engine/worker.ts).
+ * The statement is sent at once (in the caller's tick:
+ * the group commit sends it right behind its COMMIT, on this same connection).
+ */
+export async function release(keys: string[], jobIds: number[] = []): Promise<void> {
+  if (keys.length === 0 && jobIds.length === 0) return;
   const c = lockConnection();
   try {
-    await c`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${keys}::text[]) k`;
+    await (jobIds.length > 0
+      ? c`select private.release_jobs(${jobIds}::bigint[], ${keys}::text[])`.execute()
+      : c`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${keys}::text[]) k`.execute());
   } finally {
     for (const key of keys) {
       held.delete(key);

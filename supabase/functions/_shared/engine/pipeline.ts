@@ -75,6 +75,11 @@ function valuesByName(table: TableShape, row: Record<string, unknown>): Record<s
  * recomputation cannot write values computed from a row another run is changing.
  */
 export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
+  return (await runJob(job)).results;
+}
+
+/** runPipeline, also saying whether a delay column parked the job (it stays queued). */
+export async function runJob(job: PipelineJob): Promise<{ results: ColumnResult[]; parked: boolean }> {
   const key = recordKey(job.table_id, job.record_id);
   await acquire(key);
   try {
@@ -84,17 +89,17 @@ export async function runPipeline(job: PipelineJob): Promise<ColumnResult[]> {
   }
 }
 
-async function runLocked(job: PipelineJob): Promise<ColumnResult[]> {
+async function runLocked(job: PipelineJob): Promise<{ results: ColumnResult[]; parked: boolean }> {
   const table = await loadShape(sql, job.table_id);
-  if (!table) return [];
+  if (!table) return { results: [], parked: false };
   const t = sql(`public.${table.pg_table_name}`);
   const [row] = await sql<Record<string, unknown>[]>`select * from ${t} where id = ${job.record_id}`;
-  if (!row) return []; // deleted since: nothing to do
+  if (!row) return { results: [], parked: false }; // deleted since: nothing to do
   const outcome = await computePipeline(job, table, row);
   await sql.begin((tx) => writeOutcome(tx, outcome));
   if (outcome.park) await parkJob(job, table.workspace_id, outcome.park);
   if (outcome.retry) throw outcome.retry;
-  return outcome.results;
+  return { results: outcome.results, parked: outcome.park !== null };
 }
 
 /** What one run of a record's pipeline did, to be written (alone, or with others in a batch). */
@@ -348,12 +353,8 @@ async function parkJob(
   const runAt = sql`now() + ${`${park.seconds} seconds`}::interval`;
   const jobId = job.id;
   if (jobId !== undefined) {
-    await sql`update public.engine_jobs set locked_by = null, locked_until = null, attempts = 0,
-                run_at = ${runAt}, resume_after = ${park.columnId}
-              where id = ${jobId}`.catch(async () => {
-      // The record was written again meanwhile: its pending job runs the whole pipeline anew.
-      await sql`delete from public.engine_jobs where id = ${jobId}`;
-    });
+    await sql`update public.engine_jobs set attempts = 0, run_at = ${runAt}, resume_after = ${park.columnId}
+              where id = ${jobId}`;
   } else {
     await sql`insert into public.engine_jobs (workspace_id, table_id, record_id, reason, chain, run_at, resume_after)
               values (${workspaceId}, ${job.table_id}, ${job.record_id}, 'manual', ${job.chain ?? []}, ${runAt},

@@ -20,7 +20,6 @@ export const runActionsInput = z.strictObject({
   mode: z.enum(["sequential", "parallel"]).default("sequential"),
 });
 
-/** The execution log of one record, newest first. */
 /**
  * The record's execution log, newest first, headed by its pending pipeline jobs: `queued` (waiting,
  * possibly backing off after `error`) or `running` (claimed by a worker), column_id null.
@@ -36,10 +35,9 @@ export async function listExecutions(p: Principal, tableId: number, recordId: nu
   // The queue is not readable by API roles; the permission check above already passed.
   const pending = await sql`
     select null::bigint as id, null::bigint as column_id, id as job_id,
-           case when locked_by is not null and locked_until > now() then 'running' else 'queued' end as status,
+           case when private.job_running(id) then 'running' else 'queued' end as status,
            null::jsonb as request, null::jsonb as response, last_error as error, null::float8 as duration_ms,
-           attempts + case when locked_by is not null and locked_until > now() then 0 else 1 end as attempt,
-           created_at, run_at, reason
+           attempts + 1 as attempt, created_at, run_at, reason
     from public.engine_jobs where table_id = ${tableId} and record_id = ${recordId} and reason <> 'backfill'
     order by id desc`;
   return [...pending, ...logged];

@@ -1,6 +1,8 @@
-// The worker loop: claims pipeline jobs (FOR UPDATE SKIP LOCKED, with a lease), runs them, and
-// deletes, retries (exponential backoff) or gives up. Woken by NOTIFY aitizer_jobs, and polls
-// for delayed and backed-off jobs. Several workers, in one process or many, share the queue.
+// The worker loop: claims pipeline jobs, runs them, and deletes, retries (exponential backoff) or
+// gives up. A claim is a session advisory lock on the job's id, taken on this process's lock
+// connection (migration 0022): no row is written to claim a job, and a worker that dies releases
+// its jobs with its session. Woken by NOTIFY aitizer_jobs, and polls for delayed and backed-off
+// jobs. Several workers, in one process or many, share the queue.
 import { config } from "../config.ts";
 import { pipelinedAsOwner, type Sql, sql, type Tx } from "../db/client.ts";
 import { adopt, holds, lockConnection, recordKey, release, releaseExtra } from "./locks.ts";
@@ -13,11 +15,13 @@ import {
   type PipelineJob,
   type Reason,
   RetryableError,
+  runJob,
   runPipeline,
   writeOutcome,
 } from "./pipeline.ts";
 
-const LEASE_SECONDS = 120;
+/** A draining worker renews its heartbeat this often; pg_cron ends workers silent for 2 minutes. */
+const HEARTBEAT_MS = 40_000;
 /** Records a backfill recomputes per claim, so other jobs interleave. */
 const BACKFILL_BATCH = 200;
 const POLL_MS = 1_000;
@@ -27,11 +31,14 @@ export interface Job {
   table_id: number;
   record_id: number;
   reason: Reason | "backfill";
+  /** The attempt this run is (1 for the first). */
   attempts: number;
   max_attempts: number;
   chain: string[];
   resume_after: number | null;
   progress: { done: number; total: number | null } | null;
+  /** The record's write count when the job was claimed: a change means it runs again. */
+  edits: number;
 }
 
 /** A claimed job, with its table's schema version and whether its record's lock was taken. */
@@ -41,37 +48,27 @@ interface Claimed extends Job {
 }
 
 /**
- * Claims up to `n` ready jobs for `worker` (expired leases first: their worker died), in one
- * statement on the drain's lock connection that also tries each record's lock (a backfill takes
- * none) and reads each table's schema version.
+ * Jobs whose lock this process holds (claimed, running, or being settled). The claim skips them:
+ * advisory locks are re-entrant within a session, so without this a claim would take them again.
+ * A job leaves the set when its release is sent: a later claim runs after it on the same connection.
  */
-async function claim(conn: Sql, worker: string, n: number): Promise<Claimed[]> {
-  return await conn<Claimed[]>`
-    with expired as (
-      -- Leases that ran out: their worker died.
-      select id from public.engine_jobs
-      where locked_by is not null and locked_until < now()
-      order by locked_until
-      limit ${n}
-      for update skip locked
-    ), ready as (
-      select id from public.engine_jobs
-      where locked_by is null and run_at <= now()
-      order by priority desc, run_at, id
-      limit ${n}
-      for update skip locked
-    ), claimed as (
-      update public.engine_jobs j set locked_by = ${worker},
-        locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval, attempts = j.attempts + 1
-      where j.id in (select id from (select id from expired union all select id from ready) x limit ${n})
-      returning j.id, j.table_id, j.record_id, j.reason, j.attempts, j.max_attempts, j.chain, j.resume_after,
-                j.progress)
-    select c.*, t.schema_version,
-           case when c.reason = 'backfill' then true
-                else pg_try_advisory_lock(hashtextextended('aitizer:' || c.table_id || ':' || c.record_id, 0)) end
-             as locked
-    from claimed c left join public.app_tables t on t.id = c.table_id
-    order by c.id`;
+const mine = new Set<number>();
+
+/**
+ * Claims up to `n` ready jobs, in queue order, in one statement on the lock connection; each also
+ * tries its record's lock (a backfill takes none), and comes with its table's schema version.
+ */
+async function claim(conn: Sql, n: number): Promise<Claimed[]> {
+  const jobs = await conn<Claimed[]>`select * from private.claim_jobs(${n}, ${[...mine]}::bigint[])`;
+  for (const job of jobs) mine.add(job.id);
+  return jobs;
+}
+
+/** Gives back job locks (and record locks) once whatever settled the jobs has committed. */
+function releaseJobs(jobIds: number[], recordKeys: string[] = []): Promise<void> {
+  for (const id of jobIds) mine.delete(id);
+  if (jobIds.length === 0) return release(recordKeys);
+  return release(recordKeys, jobIds);
 }
 
 /** The pipeline's view of a claimed (non-backfill) job. */
@@ -88,21 +85,39 @@ const pipelineJob = (job: Job): PipelineJob => ({
 /** Exponential backoff before a retryable failure's next attempt. */
 const backoffMs = (job: Job) => config.engineBackoffMs * 2 ** (job.attempts - 1);
 
+/**
+ * Ends finished jobs: deletes each unless its record was written while it ran (its `edits` moved),
+ * in which case it runs again, now, with the newest write's reason.
+ */
+function finish(tx: Tx | typeof sql, jobs: Job[]) {
+  const ids = jobs.map((j) => j.id);
+  return tx`
+    with gone as (
+      delete from public.engine_jobs j using unnest(${ids}::bigint[], ${jobs.map((j) => j.edits)}::int[]) d(id, edits)
+      where j.id = d.id and j.edits = d.edits
+      returning j.id
+    )
+    update public.engine_jobs j set reason = coalesce(j.rerun_reason, j.reason), rerun_reason = null, run_at = now(),
+      attempts = 0, resume_after = null, last_error = null
+    where j.id = any(${ids}::bigint[]) and j.id not in (select id from gone)`.execute();
+}
+
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
-export async function process(worker: string, job: Job): Promise<void> {
-  // A long job (a loop with pauses, slow endpoints) keeps its lease while it is alive.
-  const heartbeat = setInterval(() => {
-    sql`update public.engine_jobs set locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval
-        where id = ${job.id} and locked_by = ${worker}`.catch(() => {});
-  }, (LEASE_SECONDS / 3) * 1000);
+export async function process(job: Job): Promise<void> {
   try {
-    if (job.reason === "backfill") return await backfill(worker, job);
-    await runPipeline(pipelineJob(job));
-    await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
+    if (job.reason === "backfill") return await backfill(job);
+    const { parked } = await runJob(pipelineJob(job));
+    if (!parked) await finish(sql, [job]);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof RetryableError && job.attempts < job.max_attempts) {
-      await requeue(worker, [{ id: job.id, delayMs: backoffMs(job), error: message }]);
+      await requeue([{
+        id: job.id,
+        delayMs: backoffMs(job),
+        error: message,
+        attempts: job.attempts,
+        edits: job.edits,
+      }]);
       return;
     }
     log.warn("pipeline job failed for good", {
@@ -111,17 +126,16 @@ export async function process(worker: string, job: Job): Promise<void> {
       record: job.record_id,
       error: message,
     });
-    await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker}`;
-  } finally {
-    clearInterval(heartbeat);
+    await finish(sql, [job]);
   }
 }
 
 /**
  * A computed column was added or changed: recompute its table in batches, the cursor in
- * record_id and {done, total} in progress (shown on the column while it runs).
+ * record_id and {done, total} in progress (shown on the column while it runs). A change of the
+ * column meanwhile restarts the job at record 0: the writes here only touch the batch they ran.
  */
-async function backfill(worker: string, job: Job): Promise<void> {
+async function backfill(job: Job): Promise<void> {
   const table = await loadShape(sql, job.table_id);
   if (!table) {
     await sql`delete from public.engine_jobs where id = ${job.id}`;
@@ -138,13 +152,13 @@ async function backfill(worker: string, job: Job): Promise<void> {
   }
   const done = (job.progress?.done ?? 0) + ids.length;
   if (ids.length < BACKFILL_BATCH) {
-    await sql`delete from public.engine_jobs where id = ${job.id} and locked_by = ${worker} and record_id = ${job.record_id}`;
+    await sql`delete from public.engine_jobs where id = ${job.id} and record_id = ${job.record_id}`;
     return;
   }
   await sql`
-    update public.engine_jobs set record_id = ${ids[ids.length - 1].id}, locked_by = null, locked_until = null,
-      attempts = 0, run_at = now(), progress = ${JSON.stringify({ done, total })}::text::jsonb
-    where id = ${job.id} and locked_by = ${worker} and record_id = ${job.record_id}`;
+    update public.engine_jobs set record_id = ${ids[ids.length - 1].id}, attempts = 0, run_at = now(),
+      progress = ${JSON.stringify({ done, total })}::text::jsonb
+    where id = ${job.id} and record_id = ${job.record_id}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,76 +208,82 @@ interface Requeue {
   id: number;
   delayMs: number;
   error: string | null;
-  /** Give back the attempt the claim counted (the job did not run). */
-  attemptsBack?: number;
+  /** The attempts count to store (those that ended). */
+  attempts?: number;
   /** A parked job resumes after this column. */
   resumeAfter?: number;
+  /** `edits` as claimed, for a job that ran: if the record changed since, it runs anew at once. */
+  edits?: number;
 }
 
 /**
- * Puts claimed jobs back in the queue after a delay. A job whose record meanwhile got another
- * pending job is dropped instead: that one runs the record's pipeline anew.
+ * Puts claimed jobs back in the queue after a delay (a retry's backoff, a delay column, a busy
+ * record). A job that ran while its record was written again runs anew instead, now.
  */
-async function requeue(worker: string, items: Requeue[], tx: Tx | typeof sql = sql) {
-  if (items.length === 0) return;
+function requeue(items: Requeue[], tx: Tx | typeof sql = sql) {
+  if (items.length === 0) return Promise.resolve();
   const ids = items.map((i) => i.id); // lets the planner find the jobs by primary key
-  await tx`
-    with r as (
-      select * from jsonb_to_recordset(${JSON.stringify(items)}::text::jsonb)
-        as r(id bigint, "delayMs" integer, error text, "attemptsBack" integer, "resumeAfter" bigint)
-    ), kept as (
-      update public.engine_jobs j set locked_by = null, locked_until = null,
-        run_at = now() + r."delayMs" * interval '1 millisecond',
-        last_error = coalesce(r.error, j.last_error),
-        attempts = case when r."resumeAfter" is not null then 0 else j.attempts - coalesce(r."attemptsBack", 0) end,
-        resume_after = coalesce(r."resumeAfter", j.resume_after)
-      from r
-      where j.id = r.id and j.id = any(${ids}::bigint[]) and j.locked_by = ${worker}
-        and not exists (
-          select 1 from public.engine_jobs p
-          where p.table_id = j.table_id and p.record_id = j.record_id and p.id <> j.id and p.locked_by is null
-            and p.reason in ('create', 'edit', 'recompute') and j.reason in ('create', 'edit', 'recompute'))
-      returning j.id
-    )
-    delete from public.engine_jobs j using r
-    where j.id = r.id and j.id = any(${ids}::bigint[]) and j.locked_by = ${worker}
-      and j.id not in (select id from kept)`.execute();
+  return tx`
+    update public.engine_jobs j set
+      run_at = case when j.edits <> r.edits then now() else now() + r."delayMs" * interval '1 millisecond' end,
+      last_error = case when j.edits <> r.edits then null else coalesce(r.error, j.last_error) end,
+      attempts = case when j.edits <> r.edits then 0 else coalesce(r.attempts, j.attempts) end,
+      resume_after = case when j.edits <> r.edits then null else coalesce(r."resumeAfter", j.resume_after) end,
+      reason = case when j.edits <> r.edits then coalesce(j.rerun_reason, j.reason) else j.reason end,
+      rerun_reason = case when j.edits <> r.edits then null else j.rerun_reason end
+    from jsonb_to_recordset(${JSON.stringify(items)}::text::jsonb)
+      as r(id bigint, "delayMs" integer, error text, attempts integer, "resumeAfter" bigint, edits integer)
+    where j.id = r.id and j.id = any(${ids}::bigint[])`.execute().then(() => {});
 }
 
 /**
- * Writes finished jobs together, in one round trip (results, logs, queue updates and COMMIT sent
- * at once); if the batch fails, each alone (one bad row holds no one back).
+ * Writes finished jobs together, in one round trip on the lock connection (results, logs, queue
+ * updates, COMMIT, then the release of their job and record locks, sent at once); if the batch
+ * fails, each alone (one bad row holds no one back). The locks are released whatever became of the
+ * writes: a job whose outcome was not written is still queued, and runs again.
  */
-async function settle(worker: string, batch: Disposition[]) {
-  const write = (items: Disposition[]) =>
+async function settle(batch: Disposition[]) {
+  const keys = batch.map((d) => lockKey(d.job));
+  let released: Promise<void> | null = null;
+  const releaseLocks = () => (released ??= releaseJobs(batch.map((d) => d.job.id), keys));
+  const write = (items: Disposition[], after?: () => Promise<void>) =>
     pipelinedAsOwner((tx) => {
       const outcomes = items.flatMap((d) => (d.outcome ? [d.outcome] : []));
-      const done = items.filter((d) => d.kind === "done").map((d) => d.job.id);
+      const done = items.filter((d) => d.kind === "done").map((d) => d.job);
       const later = items.flatMap((d): Requeue[] =>
         d.kind === "retry"
-          ? [{ id: d.job.id, delayMs: backoffMs(d.job), error: d.error }]
+          ? [{ id: d.job.id, delayMs: backoffMs(d.job), error: d.error, attempts: d.job.attempts, edits: d.job.edits }]
           : d.kind === "park"
-          ? [{ id: d.job.id, delayMs: d.seconds * 1000, error: null, resumeAfter: d.columnId }]
+          ? [{
+            id: d.job.id,
+            delayMs: d.seconds * 1000,
+            error: null,
+            attempts: 0,
+            resumeAfter: d.columnId,
+            edits: d.job.edits,
+          }]
           : []
       );
       // Every statement leaves before the first await (writeOutcome and requeue send theirs at once).
       return Promise.all([
         writeOutcome(tx, ...outcomes),
-        done.length > 0
-          ? tx`delete from public.engine_jobs where id = any(${done}::bigint[]) and locked_by = ${worker}`.execute()
-          : null,
-        requeue(worker, later, tx),
+        done.length > 0 ? finish(tx, done) : null,
+        requeue(later, tx),
       ]);
-    });
+    }, { on: lockConnection(), after });
   try {
-    await write(batch);
-  } catch (e) {
-    if (batch.length === 1) throw e;
-    for (const d of batch) {
-      await write([d]).catch((err) =>
-        log.error("engine: writing a job's outcome failed", { job: d.job.id, error: String(err) })
-      );
+    try {
+      await write(batch, releaseLocks);
+    } catch (e) {
+      if (batch.length === 1) throw e;
+      for (const d of batch) {
+        await write([d]).catch((err) =>
+          log.error("engine: writing a job's outcome failed", { job: d.job.id, error: String(err) })
+        );
+      }
     }
+  } finally {
+    await releaseLocks();
   }
 }
 
@@ -316,31 +336,31 @@ export async function drain(
       while (finished.length > 0) {
         const batch = finished.splice(0);
         try {
-          await settle(worker, batch);
+          await settle(batch);
         } catch (e) {
-          failure ??= e; // the jobs keep their lease and run again when it runs out
+          failure ??= e; // the jobs are still queued (their locks are released): they run again
         }
-        await release(batch.map((d) => lockKey(d.job))).catch((e) => (failure ??= e));
       }
       settling = null;
     })();
 
-  const heartbeat = setInterval(() => {
-    const ids = [...inflight.keys()];
-    if (ids.length === 0) return;
-    sql`update public.engine_jobs set locked_until = now() + ${`${LEASE_SECONDS} seconds`}::interval
-        where id = any(${ids}::bigint[]) and locked_by = ${worker}`.catch(() => {});
-  }, (LEASE_SECONDS / 3) * 1000);
+  // This drain's heartbeat: a worker that stops beating (hung with its connection open) has its
+  // session ended by pg_cron (private.reclaim_stalled_workers), which releases its jobs.
+  const beat = () => conn`select private.engine_worker_beat(${worker})`.execute();
+  await beat();
+  const heartbeat = setInterval(() => beat().catch(() => {}), HEARTBEAT_MS);
 
   try {
     while (failure === null) {
       const free = concurrency - inflight.size;
       if (free > 0 && (inflight.size <= concurrency / 2) && performance.now() < deadline) {
-        const claimed = await claim(conn, worker, free);
+        const claimed = await claim(conn, free);
         if (claimed.length === 0 && inflight.size === 0) break;
         ran += claimed.length;
         for (const job of claimed.filter((j) => j.reason === "backfill")) {
-          const p = process(worker, job).finally(() => done(job.id));
+          const p = process(job)
+            .finally(() => releaseJobs([job.id]).catch((e) => (failure ??= e)))
+            .finally(() => done(job.id));
           inflight.set(job.id, p);
         }
         // A record another run holds (a run on demand, another worker), or that this drain already
@@ -358,7 +378,8 @@ export async function drain(
         await releaseExtra(again.map(lockKey));
         const busy = [...claimed.filter((j) => !j.locked), ...again];
         if (busy.length > 0) {
-          await requeue(worker, busy.map((j) => ({ id: j.id, delayMs: 100, error: null, attemptsBack: 1 })));
+          await requeue(busy.map((j) => ({ id: j.id, delayMs: 100, error: null })));
+          await releaseJobs(busy.map((j) => j.id));
         }
         const tables = await shapesOf(locked);
         const rows = new Map<string, Record<string, unknown>>();
@@ -370,8 +391,8 @@ export async function drain(
           for (const r of found) rows.set(`${tableId}:${r.id}`, r);
         }
         for (const job of locked) {
-          // The slot frees as soon as the pipeline ran; its outcome (and its record lock) goes
-          // with the next group commit.
+          // The slot frees as soon as the pipeline ran; its outcome (and its locks) go with the
+          // next group commit.
           const p = run(job, tables.get(job.table_id) ?? null, rows.get(`${job.table_id}:${job.record_id}`))
             .then((d) => {
               finished.push(d);
@@ -389,6 +410,7 @@ export async function drain(
     while (settling || finished.length > 0) await flush();
   } finally {
     clearInterval(heartbeat);
+    await conn`delete from public.engine_workers where name = ${worker}`.catch(() => {});
   }
   if (failure !== null) throw failure;
   return ran;
