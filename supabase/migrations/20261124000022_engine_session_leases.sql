@@ -43,7 +43,8 @@ alter table public.engine_jobs set (fillfactor = 90);
 -- Lock keys. A job's lock uses the two-int4 key space (Postgres keeps it apart from the one-bigint
 -- space the record locks use), both halves non-negative so pg_locks shows them as they are.
 -- ---------------------------------------------------------------------------------------------
--- (No SET clause: it would keep Postgres from inlining them into the statements that use them.)
+-- (No SET clause: it would keep Postgres from inlining them into the statements that use them,
+-- which made every call a statement of its own.)
 create function private.job_key1(job bigint) returns integer
 language sql immutable parallel safe
 as $$ select (1246703443 + (job >> 31))::integer $$;
@@ -103,7 +104,7 @@ begin
       limit wanted + 1000
     ) q
     where q.table_id is not null
-      and pg_catalog.pg_try_advisory_lock(1246703443 + (q.id >> 31)::integer, (q.id & 2147483647)::integer)
+      and pg_catalog.pg_try_advisory_lock(private.job_key1(q.id), private.job_key2(q.id))
     limit wanted
   ) c;
   if pg_catalog.cardinality(taken) = 0 then
@@ -112,7 +113,7 @@ begin
   select coalesce(pg_catalog.array_agg(j.id), '{}') into fresh
   from public.engine_jobs j where j.id = any(taken) and j.run_at <= pg_catalog.now();
   if pg_catalog.cardinality(fresh) < pg_catalog.cardinality(taken) then
-    perform pg_catalog.pg_advisory_unlock(1246703443 + (t >> 31)::integer, (t & 2147483647)::integer)
+    perform pg_catalog.pg_advisory_unlock(private.job_key1(t), private.job_key2(t))
     from pg_catalog.unnest(taken) t where t <> all(fresh);
   end if;
   return query
@@ -135,7 +136,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-  perform pg_catalog.pg_advisory_unlock(1246703443 + (j >> 31)::integer, (j & 2147483647)::integer)
+  perform pg_catalog.pg_advisory_unlock(private.job_key1(j), private.job_key2(j))
   from pg_catalog.unnest(jobs) j;
   perform pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(k, 0)) from pg_catalog.unnest(record_keys) k;
 end

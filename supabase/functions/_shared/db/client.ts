@@ -149,26 +149,16 @@ export async function asPrincipal<T>(claims: string, fn: (tx: Tx) => Promise<T>)
  * carry its own checks, since nothing `fn` decides after seeing results can roll it back; a failed
  * statement turns the COMMIT into a rollback, reported as an error. For the engine's group commit,
  * which writes as the system.
- *
- * `on` runs it on a client of one connection (sessionClient) instead of a pooled one: everything is
- * sent in one tick, so no other statement of that client lands inside the transaction. `after`
- * sends statements that must follow the COMMIT (the engine releases its record locks there), in
- * the same round trip; they run whether or not the transaction committed, and their outcome is the
- * caller's to check (a failure there is not the transaction's).
  */
-export async function pipelinedAsOwner<T>(
-  fn: (tx: Tx) => Promise<T>,
-  { on, after }: { on?: Sql; after?: (conn: Sql) => Promise<unknown> } = {},
-): Promise<T> {
-  const conn = on ?? await sql.reserve();
+export async function pipelinedAsOwner<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
   try {
     const begin = conn`begin`.execute();
     let open = true;
     const result = fn(untilClosed(conn, () => open));
     const commit = conn`commit`.simple().execute();
     open = false;
-    const then = after?.(conn);
-    await Promise.allSettled([begin, result, commit, then]);
+    await Promise.allSettled([begin, result, commit]);
     await begin;
     const value = await result;
     // COMMIT of a transaction a statement aborted answers ROLLBACK: nothing was written.
@@ -176,7 +166,7 @@ export async function pipelinedAsOwner<T>(
     if (done.command !== "COMMIT") throw new Error(`pipelined transaction ended with ${done.command}`);
     return value;
   } finally {
-    if (!on) (conn as postgres.ReservedSql).release();
+    conn.release();
   }
 }
 
@@ -184,7 +174,7 @@ export async function pipelinedAsOwner<T>(
  * The connection, refusing to send a statement once the pipelined COMMIT is on its way: it would
  * run outside the transaction, as the connection's own role, without RLS.
  */
-function untilClosed(conn: Sql, isOpen: () => boolean): Tx {
+function untilClosed(conn: postgres.ReservedSql, isOpen: () => boolean): Tx {
   const late = () => new Error("a statement was sent after the transaction's pipelined COMMIT");
   return new Proxy(conn, {
     apply(target, self, args) {

@@ -57,18 +57,12 @@ export async function acquire(key: string): Promise<void> {
   }
 }
 
-/**
- * Releases record locks held by this process (and the locks of jobs, claims: engine/worker.ts).
- * The statement is sent at once (in the caller's tick:
- * the group commit sends it right behind its COMMIT, on this same connection).
- */
+/** Releases record locks held by this process, and the locks of the jobs it claimed (engine/worker.ts). */
 export async function release(keys: string[], jobIds: number[] = []): Promise<void> {
   if (keys.length === 0 && jobIds.length === 0) return;
   const c = lockConnection();
   try {
-    await (jobIds.length > 0
-      ? c`select private.release_jobs(${jobIds}::bigint[], ${keys}::text[])`.execute()
-      : c`select pg_advisory_unlock(hashtextextended(k, 0)) from unnest(${keys}::text[]) k`.execute());
+    await c`select private.release_jobs(${jobIds}::bigint[], ${keys}::text[])`;
   } finally {
     for (const key of keys) {
       held.delete(key);

@@ -67,7 +67,6 @@ async function claim(conn: Sql, n: number): Promise<Claimed[]> {
 /** Gives back job locks (and record locks) once whatever settled the jobs has committed. */
 function releaseJobs(jobIds: number[], recordKeys: string[] = []): Promise<void> {
   for (const id of jobIds) mine.delete(id);
-  if (jobIds.length === 0) return release(recordKeys);
   return release(recordKeys, jobIds);
 }
 
@@ -237,16 +236,11 @@ function requeue(items: Requeue[], tx: Tx | typeof sql = sql) {
 }
 
 /**
- * Writes finished jobs together, in one round trip on the lock connection (results, logs, queue
- * updates, COMMIT, then the release of their job and record locks, sent at once); if the batch
- * fails, each alone (one bad row holds no one back). The locks are released whatever became of the
- * writes: a job whose outcome was not written is still queued, and runs again.
+ * Writes finished jobs together, in one round trip (results, logs, queue updates and COMMIT sent
+ * at once); if the batch fails, each alone (one bad row holds no one back).
  */
 async function settle(batch: Disposition[]) {
-  const keys = batch.map((d) => lockKey(d.job));
-  let released: Promise<void> | null = null;
-  const releaseLocks = () => (released ??= releaseJobs(batch.map((d) => d.job.id), keys));
-  const write = (items: Disposition[], after?: () => Promise<void>) =>
+  const write = (items: Disposition[]) =>
     pipelinedAsOwner((tx) => {
       const outcomes = items.flatMap((d) => (d.outcome ? [d.outcome] : []));
       const done = items.filter((d) => d.kind === "done").map((d) => d.job);
@@ -270,20 +264,16 @@ async function settle(batch: Disposition[]) {
         done.length > 0 ? finish(tx, done) : null,
         requeue(later, tx),
       ]);
-    }, { on: lockConnection(), after });
+    });
   try {
-    try {
-      await write(batch, releaseLocks);
-    } catch (e) {
-      if (batch.length === 1) throw e;
-      for (const d of batch) {
-        await write([d]).catch((err) =>
-          log.error("engine: writing a job's outcome failed", { job: d.job.id, error: String(err) })
-        );
-      }
+    await write(batch);
+  } catch (e) {
+    if (batch.length === 1) throw e;
+    for (const d of batch) {
+      await write([d]).catch((err) =>
+        log.error("engine: writing a job's outcome failed", { job: d.job.id, error: String(err) })
+      );
     }
-  } finally {
-    await releaseLocks();
   }
 }
 
@@ -338,8 +328,10 @@ export async function drain(
         try {
           await settle(batch);
         } catch (e) {
-          failure ??= e; // the jobs are still queued (their locks are released): they run again
+          failure ??= e; // the jobs are still queued: once their locks are released, they run again
         }
+        // Only now: a lock released before the writes committed would let another worker run the job.
+        await releaseJobs(batch.map((d) => d.job.id), batch.map((d) => lockKey(d.job))).catch((e) => (failure ??= e));
       }
       settling = null;
     })();
