@@ -86,19 +86,11 @@ const backoffMs = (job: Job) => config.engineBackoffMs * 2 ** (job.attempts - 1)
 
 /**
  * Ends finished jobs: deletes each unless its record was written while it ran (its `edits` moved),
- * in which case it runs again, now, with the newest write's reason.
+ * in which case it runs again, now, with the newest write's reason (private.finish_jobs).
  */
 function finish(tx: Tx | typeof sql, jobs: Job[]) {
-  const ids = jobs.map((j) => j.id);
-  return tx`
-    with gone as (
-      delete from public.engine_jobs j using unnest(${ids}::bigint[], ${jobs.map((j) => j.edits)}::int[]) d(id, edits)
-      where j.id = d.id and j.edits = d.edits
-      returning j.id
-    )
-    update public.engine_jobs j set reason = coalesce(j.rerun_reason, j.reason), rerun_reason = null, run_at = now(),
-      attempts = 0, resume_after = null, last_error = null
-    where j.id = any(${ids}::bigint[]) and j.id not in (select id from gone)`.execute();
+  return tx`select private.finish_jobs(${jobs.map((j) => j.id)}::bigint[], ${jobs.map((j) => j.edits)}::int[])`
+    .execute();
 }
 
 /** Runs one claimed job to its end: done, retried later, or given up (logged either way). */
@@ -217,22 +209,12 @@ interface Requeue {
 
 /**
  * Puts claimed jobs back in the queue after a delay (a retry's backoff, a delay column, a busy
- * record). A job that ran while its record was written again runs anew instead, now.
+ * record). A job that ran while its record was written again runs anew instead, now
+ * (private.requeue_jobs).
  */
 function requeue(items: Requeue[], tx: Tx | typeof sql = sql) {
   if (items.length === 0) return Promise.resolve();
-  const ids = items.map((i) => i.id); // lets the planner find the jobs by primary key
-  return tx`
-    update public.engine_jobs j set
-      run_at = case when j.edits <> r.edits then now() else now() + r."delayMs" * interval '1 millisecond' end,
-      last_error = case when j.edits <> r.edits then null else coalesce(r.error, j.last_error) end,
-      attempts = case when j.edits <> r.edits then 0 else coalesce(r.attempts, j.attempts) end,
-      resume_after = case when j.edits <> r.edits then null else coalesce(r."resumeAfter", j.resume_after) end,
-      reason = case when j.edits <> r.edits then coalesce(j.rerun_reason, j.reason) else j.reason end,
-      rerun_reason = case when j.edits <> r.edits then null else j.rerun_reason end
-    from jsonb_to_recordset(${JSON.stringify(items)}::text::jsonb)
-      as r(id bigint, "delayMs" integer, error text, attempts integer, "resumeAfter" bigint, edits integer)
-    where j.id = r.id and j.id = any(${ids}::bigint[])`.execute().then(() => {});
+  return tx`select private.requeue_jobs(${JSON.stringify(items)}::text::jsonb)`.execute().then(() => {});
 }
 
 /**
