@@ -2,7 +2,10 @@
 // → NOTIFY → worker → guarded fetch to a local fake → results and execution log written):
 //   1. throughput of a one-http_request-column pipeline with TWO workers (two gateway processes,
 //      AITIZER_ENGINE_CONCURRENCY each) ≥ 0.5× the rate of the same fetches made by one plain Deno
-//      process (the better of 64 concurrent and the workers' total; same run, same fake);
+//      process (the better of 64 concurrent and the workers' total; same run, same fake). The
+//      engine's rate is its drain of a queue filled by one INSERT (the fetcher, too, is handed all
+//      its URLs at once); the same run with the rows batch-inserted over REST while the workers
+//      drain, inserts timed too, is shown beside it, and so is where the CPU went (Linux /proc);
 //   2. latency from a REST insert's response to the fake receiving the action's request: p50 < 50 ms
 //      (one row at a time; the fake runs in this process so both instants use one clock);
 //   3. create-one-record through a gateway without a worker: a table whose insert trigger enqueues a
@@ -86,7 +89,7 @@ async function spawnGateway(name: string, port: number, env: Record<string, stri
     try {
       const res = await fetch(`${url}/functions/v1/rest-api/health`);
       await res.body?.cancel();
-      if (res.ok) return { url, stop: () => stopChild(child) };
+      if (res.ok) return { url, pid: proc.pid, stop: () => stopChild(child) };
     } catch { /* not up yet */ }
     await sleep(100);
   }
@@ -95,6 +98,64 @@ async function spawnGateway(name: string, port: number, env: Record<string, stri
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds a process has used (Linux /proc; 0 where unreadable). */
+function cpuSeconds(pid: number | "self"): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used by every Postgres process (backends, autovacuum, WAL writer, …). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).startsWith("postgres")) {
+          total += cpuSeconds(Number(e.name));
+        }
+      } catch { /* gone */ }
+    }
+  } catch { /* no /proc */ }
+  return total;
+}
+
+/** The machine's busy, idle and stolen (by the hypervisor) CPU seconds so far (all cores). */
+function machineCpuSeconds(): { busy: number; idle: number; stolen: number } {
+  try {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return { busy: (f[0] + f[1] + f[2] + f[5] + f[6]) / 100, idle: (f[3] + f[4]) / 100, stolen: (f[7] ?? 0) / 100 };
+  } catch {
+    return { busy: 0, idle: 0, stolen: 0 };
+  }
+}
+
+/** Where the CPU went while `fn` ran, in cores (CPU seconds per second). */
+async function coresDuring<T>(workerPids: number[], fn: () => Promise<T>) {
+  const w0 = workerPids.map(cpuSeconds), p0 = postgresCpuSeconds(), b0 = cpuSeconds("self"), m0 = machineCpuSeconds();
+  const t0 = performance.now();
+  const result = await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  const m1 = machineCpuSeconds();
+  const cores = (used: number) => round(used / seconds);
+  return {
+    result,
+    cores: {
+      workers: workerPids.map((pid, i) => cores(cpuSeconds(pid) - w0[i])),
+      postgres: cores(postgresCpuSeconds() - p0),
+      bench_and_fake: cores(cpuSeconds("self") - b0),
+      machine_busy: cores(m1.busy - m0.busy),
+      machine_idle: cores(m1.idle - m0.idle),
+      machine_stolen: cores(m1.stolen - m0.stolen),
+    },
+  };
+}
 
 const SLICES = 5;
 const SLICE = { concurrency: 8, seconds: 1, warmupSeconds: 0.2 };
@@ -138,12 +199,17 @@ async function baselineChild(spec: string) {
   const [base, n, concurrency] = spec.split(",");
   await fetchLoop(`${base}?warmup`, 200, Number(concurrency));
   const started = performance.now();
+  const cpu0 = cpuSeconds("self");
   await fetchLoop(base, Number(n), Number(concurrency));
   const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ seconds, rate: Number(n) / seconds }));
+  console.log(JSON.stringify({ seconds, rate: Number(n) / seconds, cores: (cpuSeconds("self") - cpu0) / seconds }));
 }
 
-async function runBaseline(n: number, concurrency: number): Promise<{ seconds: number; rate: number }> {
+async function runBaseline(
+  n: number,
+  concurrency: number,
+): Promise<{ seconds: number; rate: number; cores: { fetcher: number; fake: number } }> {
+  const fake0 = cpuSeconds("self");
   const proc = new Deno.Command(DENO, {
     args: ["run", "-A", "--quiet", "bench/engine.ts"],
     cwd: ROOT,
@@ -159,7 +225,9 @@ async function runBaseline(n: number, concurrency: number): Promise<{ seconds: n
   if (!out.success) throw new Error("the baseline fetcher failed");
   const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
   const r = JSON.parse(line);
-  return { seconds: round(r.seconds), rate: round(r.rate) };
+  // This process's CPU over the child's life (start-up and warm-up included): the fake's, roughly.
+  const fake = (cpuSeconds("self") - fake0) / r.seconds;
+  return { seconds: round(r.seconds), rate: round(r.rate), cores: { fetcher: round(r.cores), fake: round(fake) } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,7 +348,7 @@ export default async function bench() {
         AITIZER_ENGINE_CONCURRENCY: String(WORKER_CONCURRENCY),
         AITIZER_OUTBOUND_ALLOW: `127.0.0.1:${FAKE_PORT}`,
       };
-      const gateways = [];
+      const gateways: Awaited<ReturnType<typeof spawnGateway>>[] = [];
       for (const [i, port] of WORKER_PORTS.entries()) {
         gateways.push(await spawnGateway(`worker gateway ${i + 1}`, port, workerEnv));
       }
@@ -288,35 +356,55 @@ export default async function bench() {
       api = gw;
       const totalConcurrency = WORKER_CONCURRENCY * gateways.length;
 
-      /** Batch-inserts `rows` rows (≤ 1,000 per request) and waits until each has a logged success. */
-      const pipelineRun = async (rows: number) => {
+      /**
+       * Puts `rows` rows in and waits until each has a logged success. `rest`: batch inserts over
+       * REST (≤ 1,000 per request) while the workers already run, all of it timed; `queued`: one
+       * INSERT of every row, the clock started before its COMMIT (the moment the jobs become
+       * visible and NOTIFY wakes the workers), so what is timed is the workers draining the queue.
+       */
+      const pipelineRun = async (rows: number, mode: "rest" | "queued" = "rest") => {
         const t = await makeTable("Throughput", [
           { name: "Name", type: "text" },
           { name: "Call", type: "http_request", httpUrl: `${FAKE}/tp?n={Name}` },
         ]);
         const hitsBefore = hits;
-        const started = performance.now();
-        for (let done = 0; done < rows; done += 1000) {
-          const records = Array.from({ length: Math.min(1000, rows - done) }, (_, i) => ({
-            row_data: { Name: `row-${done + i}` },
-          }));
-          await gw("POST", `/tables/${t.id}/records/batch`, token, { records });
+        let started = performance.now();
+        if (mode === "rest") {
+          for (let done = 0; done < rows; done += 1000) {
+            const records = Array.from({ length: Math.min(1000, rows - done) }, (_, i) => ({
+              row_data: { Name: `row-${done + i}` },
+            }));
+            await gw("POST", `/tables/${t.id}/records/batch`, token, { records });
+          }
+        } else {
+          const [col] = await db`select id from public.app_columns where table_id = ${t.id} and name = 'Name'`;
+          const name = db(`col_${col.id}`);
+          await db.begin(async (tx) => {
+            await tx`insert into ${tx(`public.${t.pg_table_name}`)} (${name})
+                     select 'row-' || i from generate_series(0, ${rows - 1}) i`;
+            started = performance.now();
+          });
         }
         const inserted = performance.now();
         const deadline = started + 120_000;
-        // Every job calls the fake once: wait for those calls in this process (no query), then poll
-        // the log only for the last writes (polling a growing log all along cost Postgres ~10%).
-        while (hits - hitsBefore < rows && performance.now() < deadline) await sleep(5);
-        for (;;) {
-          const [c] = await db`select count(*) filter (where status = 'success')::int as ok,
-                                    count(*) filter (where status <> 'success')::int as bad,
-                                    min(error) filter (where status <> 'success') as error
-                             from public.column_executions where table_id = ${t.id}`;
-          if (c.bad > 0) throw new Error(`${c.bad} executions failed, e.g. "${c.error}" (another worker on this db?)`);
-          if (c.ok >= rows) break;
-          if (performance.now() > deadline) throw new Error(`only ${c.ok} of ${rows} executions after 120 s`);
-          await sleep(5);
-        }
+        const workerPids = gateways.map((g) => g.pid);
+        const { cores } = await coresDuring(workerPids, async () => {
+          // Every job calls the fake once: wait for those calls in this process (no query), then poll
+          // the log only for the last writes (polling a growing log all along cost Postgres ~10%).
+          while (hits - hitsBefore < rows && performance.now() < deadline) await sleep(5);
+          for (;;) {
+            const [c] = await db`select count(*) filter (where status = 'success')::int as ok,
+                                      count(*) filter (where status <> 'success')::int as bad,
+                                      min(error) filter (where status <> 'success') as error
+                               from public.column_executions where table_id = ${t.id}`;
+            if (c.bad > 0) {
+              throw new Error(`${c.bad} executions failed, e.g. "${c.error}" (another worker on this db?)`);
+            }
+            if (c.ok >= rows) break;
+            if (performance.now() > deadline) throw new Error(`only ${c.ok} of ${rows} executions after 120 s`);
+            await sleep(5);
+          }
+        });
         const seconds = (performance.now() - started) / 1000;
         return {
           rows,
@@ -324,6 +412,8 @@ export default async function bench() {
           insert_seconds: round((inserted - started) / 1000),
           rate: round(rows / seconds),
           fake_hits: hits - hitsBefore,
+          /** CPU use after the inserts, until the last job's log: the drain (in cores). */
+          cores,
         };
       };
 
@@ -341,19 +431,28 @@ export default async function bench() {
         // The baseline at the workers' total concurrency and at 64, whichever is faster: a plain
         // process would not run more fetches at once than helps it, so raising the workers'
         // concurrency cannot lower the bar.
-        let base = { seconds: Infinity, rate: 0 };
+        let base = { seconds: Infinity, rate: 0, cores: { fetcher: 0, fake: 0 } };
         for (const c of baselineConcurrencies) {
           const b = await runBaseline(ROWS, c);
           if (b.rate > base.rate) base = b;
         }
-        const run = await pipelineRun(ROWS);
+        const run = await pipelineRun(ROWS, "queued");
+        const rest = await pipelineRun(ROWS, "rest");
         const ratio = Math.round((run.rate / base.rate) * 1000) / 1000;
+        const restRatio = Math.round((rest.rate / base.rate) * 1000) / 1000;
         console.log(
-          `   round ${round_}: engine ${ROWS} rows in ${run.seconds} s (insert ${run.insert_seconds} s) = ` +
-            `${run.rate} jobs/s vs plain fetch ${base.rate}/s (${base.seconds} s)  ratio ${ratio.toFixed(3)}x ` +
-            `(target >= 0.5x) ${ratio >= 0.5 ? "ok" : "BELOW TARGET"}`,
+          `   round ${round_}: engine drains ${ROWS} queued jobs in ${run.seconds} s = ${run.rate} jobs/s vs plain ` +
+            `fetch ${base.rate}/s (${base.seconds} s)  ratio ${ratio.toFixed(3)}x (target >= 0.5x) ` +
+            `${ratio >= 0.5 ? "ok" : "BELOW TARGET"}\n` +
+            `            with the REST inserts in the window: ${rest.seconds} s (inserts ${rest.insert_seconds} s) = ` +
+            `${rest.rate} jobs/s  ratio ${restRatio.toFixed(3)}x\n` +
+            `            cores while draining: workers ${
+              run.cores.workers.join(" + ")
+            }, postgres ${run.cores.postgres}, ` +
+            `bench and fake ${run.cores.bench_and_fake}; machine busy ${run.cores.machine_busy}, idle ` +
+            `${run.cores.machine_idle}, stolen ${run.cores.machine_stolen}.  Plain fetch: fetcher ${base.cores.fetcher}, fake ~${base.cores.fake}`,
         );
-        throughputRounds.push({ round: round_, engine: run, baseline: base, ratio });
+        throughputRounds.push({ round: round_, engine: run, engine_with_rest_inserts: rest, baseline: base, ratio });
       }
       results.push({
         bench: "pipeline throughput (2 workers)",
