@@ -390,17 +390,31 @@ export async function drain(
   return ran;
 }
 
-/** Starts a worker loop in this process; returns a function that stops it. */
-export async function startWorker(name = `worker-${crypto.randomUUID().slice(0, 8)}`): Promise<() => Promise<void>> {
+/**
+ * Starts a worker loop in this process; returns a function that stops it. `name` is suffixed to be
+ * unique: two processes started alike (two gateways) have rows of their own in engine_workers and
+ * engine_listeners.
+ */
+export async function startWorker(prefix = "worker"): Promise<() => Promise<void>> {
+  const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
   let stopped = false;
   // A NOTIFY that arrives while a drain is running is remembered: the loop drains again at once
   // instead of sleeping through it.
   let notified = false;
   let wake: (() => void) | null = null;
+  // Writes NOTIFY only while a listener is registered (migration 0024): register once listening
+  // (again after the listening connection came back), and renew the row while running.
+  const register = () =>
+    sql`insert into public.engine_listeners (name, seen_at) values (${name}, now())
+        on conflict (name) do update set seen_at = excluded.seen_at`.execute().catch((e) =>
+      log.error("engine: registering the listener failed", { worker: name, error: String(e) })
+    );
   const listener = await sql.listen("aitizer_jobs", () => {
     notified = true;
     wake?.();
-  });
+  }, () => void register());
+  await register();
+  const renew = setInterval(register, HEARTBEAT_MS);
   const loop = async () => {
     while (!stopped) {
       notified = false;
@@ -423,8 +437,10 @@ export async function startWorker(name = `worker-${crypto.randomUUID().slice(0, 
   const done = loop();
   return async () => {
     stopped = true;
+    clearInterval(renew);
     wake?.();
     await listener.unlisten();
+    await sql`delete from public.engine_listeners where name = ${name}`.catch(() => {});
     await done;
   };
 }
