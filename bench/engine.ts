@@ -1,11 +1,13 @@
-// The automation engine, end to end through its own gateways (HTTP → REST insert → enqueue trigger
-// → NOTIFY → worker → guarded fetch to a local fake → results and execution log written):
+// The automation engine through its own gateways (insert → enqueue trigger → NOTIFY → worker →
+// guarded fetch to a local fake → results and execution log written):
 //   1. throughput of a one-http_request-column pipeline with TWO workers (two gateway processes,
 //      AITIZER_ENGINE_CONCURRENCY each) ≥ 0.5× the rate of the same fetches made by one plain Deno
-//      process (the better of 64 concurrent and the workers' total; same run, same fake). The
-//      engine's rate is its drain of a queue filled by one INSERT (the fetcher, too, is handed all
-//      its URLs at once); the same run with the rows batch-inserted over REST while the workers
-//      drain, inserts timed too, is shown beside it, and so is where the CPU went (Linux /proc);
+//      process (the better of 64 concurrent and the workers' total; same run, same fake). The rate
+//      judged against the target is the workers' drain of a queue that one INSERT filled (the
+//      fetcher, too, is handed all its URLs at once: the clock starts before that INSERT's COMMIT).
+//      Beside it, end to end: the rows batch-inserted over REST while the workers drain, the inserts
+//      timed too. And where the CPU went while draining (Linux /proc; "postgres" is every process of
+//      that name on the machine);
 //   2. latency from a REST insert's response to the fake receiving the action's request: p50 < 50 ms
 //      (one row at a time; the fake runs in this process so both instants use one clock);
 //   3. create-one-record through a gateway without a worker: a table whose insert trigger enqueues a

@@ -4,7 +4,7 @@
 // its jobs with its session. Woken by NOTIFY aitizer_jobs, and polls for delayed and backed-off
 // jobs. Several workers, in one process or many, share the queue.
 import { config } from "../config.ts";
-import { pipelinedAsOwner, type Sql, sql, type Tx } from "../db/client.ts";
+import { pipelinedAsOwner, sessionClient, type Sql, sql, type Tx } from "../db/client.ts";
 import { adopt, holds, lockConnection, recordKey, release, releaseExtra } from "./locks.ts";
 import { log } from "../log.ts";
 import type { TableShape } from "../tables/meta.ts";
@@ -25,6 +25,8 @@ const HEARTBEAT_MS = 40_000;
 /** Records a backfill recomputes per claim, so other jobs interleave. */
 const BACKFILL_BATCH = 200;
 const POLL_MS = 1_000;
+/** How long a listener's ping to itself may take before the listener is replaced. */
+const PING_TIMEOUT_MS = 5_000;
 
 export interface Job {
   id: number;
@@ -397,24 +399,63 @@ export async function drain(
  */
 export async function startWorker(prefix = "worker"): Promise<() => Promise<void>> {
   const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const ping = `ping:${name}`;
   let stopped = false;
   // A NOTIFY that arrives while a drain is running is remembered: the loop drains again at once
   // instead of sleeping through it.
   let notified = false;
   let wake: (() => void) | null = null;
-  // Writes NOTIFY only while a listener is registered (migration 0024): register once listening
-  // (again after the listening connection came back), and renew the row while running.
-  const register = () =>
-    sql`insert into public.engine_listeners (name, seen_at) values (${name}, now())
-        on conflict (name) do update set seen_at = excluded.seen_at`.execute().catch((e) =>
-      log.error("engine: registering the listener failed", { worker: name, error: String(e) })
-    );
-  const listener = await sql.listen("aitizer_jobs", () => {
+  let echoed: (() => void) | null = null;
+  const onNotify = (payload: string) => {
+    if (payload === ping) return echoed?.();
+    if (payload.startsWith("ping:")) return; // another worker's
     notified = true;
     wake?.();
-  }, () => void register());
+  };
+
+  // Writes NOTIFY only while a listener is registered (migration 0024): register once listening
+  // (again after the listening connection came back), renew while this worker hears. Registrations
+  // run one after another, and none after stop() began.
+  let registering = Promise.resolve();
+  const register = () =>
+    registering = registering.then(async () => {
+      if (stopped) return;
+      await sql`insert into public.engine_listeners (name, seen_at) values (${name}, now())
+                on conflict (name) do update set seen_at = excluded.seen_at`.execute().catch((e) =>
+        log.error("engine: registering the listener failed", { worker: name, error: String(e) })
+      );
+    });
+
+  // A client of its own, so that a listener gone deaf can be replaced whole.
+  let listening: Sql | null = null;
+  const listen = async () => {
+    listening = sessionClient("aitizer-engine-listen", () => {});
+    await listening.listen("aitizer_jobs", onNotify, () => void register());
+  };
+  await listen();
   await register();
-  const renew = setInterval(register, HEARTBEAT_MS);
+
+  // The row is renewed only while a ping to itself comes back: postgres.js listens again once after
+  // its connection drops, and never again if that failed (the database still starting, say).
+  const renew = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const heard = new Promise<boolean>((resolve) => {
+      echoed = () => resolve(true);
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    await sql`select pg_catalog.pg_notify('aitizer_jobs', ${ping})`.execute().catch(() => {});
+    const ok = await heard;
+    clearTimeout(timer);
+    echoed = null;
+    if (stopped) return;
+    if (ok) return await register();
+    log.warn("engine: the listener stopped hearing; listening again", { worker: name });
+    await listening?.end({ timeout: 0 }).catch(() => {});
+    await listen().catch((e) => log.error("engine: listening failed", { worker: name, error: String(e) }));
+  };
+  let renewing: Promise<void> = Promise.resolve();
+  const renewal = setInterval(() => (renewing = renew()), HEARTBEAT_MS);
+
   const loop = async () => {
     while (!stopped) {
       notified = false;
@@ -437,9 +478,12 @@ export async function startWorker(prefix = "worker"): Promise<() => Promise<void
   const done = loop();
   return async () => {
     stopped = true;
-    clearInterval(renew);
+    clearInterval(renewal);
+    echoed?.();
     wake?.();
-    await listener.unlisten();
+    await renewing;
+    await registering;
+    await listening?.end({ timeout: 0 }).catch(() => {});
     await sql`delete from public.engine_listeners where name = ${name}`.catch(() => {});
     await done;
   };
