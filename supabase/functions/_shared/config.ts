@@ -44,7 +44,7 @@ export const config = {
   /** Base delay of the engine's exponential backoff (doubling per attempt). */
   engineBackoffMs: int("AITIZER_ENGINE_BACKOFF_MS", 2_000),
   /** Pipelines one worker runs at once (they mostly wait on HTTP; the database work is batched). */
-  engineConcurrency: Math.max(1, int("AITIZER_ENGINE_CONCURRENCY", 64)),
+  engineConcurrency: Math.max(1, int("AITIZER_ENGINE_CONCURRENCY", 128)),
   /** Whether this process runs the engine's worker loop (the local gateway does). */
   engineWorker: env("AITIZER_ENGINE_WORKER") !== "false",
   /** Browser origins allowed to call the MCP server (comma-separated, or *); non-browser clients send none. */
