@@ -80,8 +80,26 @@ begin
 end
 $$;
 
+-- Jobs whose record was written while they ran (their `edits` moved) run again, now, with the
+-- newest write's reason: what finish_jobs and requeue_jobs do with the jobs they did not settle.
+create function private.rerun_jobs(job_ids bigint[], settled bigint[]) returns void
+language plpgsql
+set search_path = ''
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+set enable_sort = off
+as $$
+begin
+  if pg_catalog.cardinality(settled) < pg_catalog.cardinality(job_ids) then
+    update public.engine_jobs j set reason = coalesce(j.rerun_reason, j.reason), rerun_reason = null,
+      run_at = pg_catalog.now(), attempts = 0, resume_after = null, last_error = null
+    where j.id = any(job_ids) and j.id <> all(settled);
+  end if;
+end
+$$;
+
 -- Ends finished jobs: deletes each whose record was not written while it ran (its `edits` is still
--- what the claim saw); the others run again, now, with the newest write's reason.
+-- what the claim saw); the others run again.
 create function private.finish_jobs(job_ids bigint[], job_edits integer[]) returns void
 language plpgsql
 set search_path = ''
@@ -98,19 +116,15 @@ begin
     returning j.id
   )
   select coalesce(pg_catalog.array_agg(d.id), '{}') into gone from d;
-  if pg_catalog.cardinality(gone) < pg_catalog.cardinality(job_ids) then
-    update public.engine_jobs j set reason = coalesce(j.rerun_reason, j.reason), rerun_reason = null,
-      run_at = pg_catalog.now(), attempts = 0, resume_after = null, last_error = null
-    where j.id = any(job_ids) and j.id <> all(gone);
-  end if;
+  perform private.rerun_jobs(job_ids, gone);
 end
 $$;
 comment on function private.finish_jobs(bigint[], integer[]) is
   'Deletes finished jobs, or runs them again now if their record was written while they ran';
 
 -- Puts claimed jobs back with a delay (a retry's backoff, a delay column, a busy record); a job
--- whose record was written while it ran (its `edits` moved) runs anew instead, now. `items`:
--- [{id, delayMs, error?, attempts?, resumeAfter?, edits?}].
+-- whose record was written while it ran (its `edits` moved) runs again instead. `items`:
+-- [{id, delayMs, error?, attempts?, resumeAfter?, edits?}] (no `edits`: the job did not run).
 create function private.requeue_jobs(items jsonb) returns void
 language plpgsql
 set search_path = ''
@@ -120,18 +134,21 @@ set enable_sort = off
 as $$
 declare
   job_ids bigint[] := array(select (e ->> 'id')::bigint from pg_catalog.jsonb_array_elements(items) e);
+  delayed bigint[];
 begin
-  update public.engine_jobs j set
-    run_at = case when j.edits <> r.edits then pg_catalog.now()
-                  else pg_catalog.now() + r."delayMs" * interval '1 millisecond' end,
-    last_error = case when j.edits <> r.edits then null else coalesce(r.error, j.last_error) end,
-    attempts = case when j.edits <> r.edits then 0 else coalesce(r.attempts, j.attempts) end,
-    resume_after = case when j.edits <> r.edits then null else coalesce(r."resumeAfter", j.resume_after) end,
-    reason = case when j.edits <> r.edits then coalesce(j.rerun_reason, j.reason) else j.reason end,
-    rerun_reason = case when j.edits <> r.edits then null else j.rerun_reason end
-  from pg_catalog.jsonb_to_recordset(items)
-    as r(id bigint, "delayMs" integer, error text, attempts integer, "resumeAfter" bigint, edits integer)
-  where j.id = r.id and j.id = any(job_ids);
+  with d as (
+    update public.engine_jobs j set
+      run_at = pg_catalog.now() + r."delayMs" * interval '1 millisecond',
+      last_error = coalesce(r.error, j.last_error),
+      attempts = coalesce(r.attempts, j.attempts),
+      resume_after = coalesce(r."resumeAfter", j.resume_after)
+    from pg_catalog.jsonb_to_recordset(items)
+      as r(id bigint, "delayMs" integer, error text, attempts integer, "resumeAfter" bigint, edits integer)
+    where j.id = r.id and j.id = any(job_ids) and (r.edits is null or j.edits = r.edits)
+    returning j.id
+  )
+  select coalesce(pg_catalog.array_agg(d.id), '{}') into delayed from d;
+  perform private.rerun_jobs(job_ids, delayed);
 end
 $$;
 comment on function private.requeue_jobs(jsonb) is
@@ -139,3 +156,4 @@ comment on function private.requeue_jobs(jsonb) is
 
 revoke all on function private.finish_jobs(bigint[], integer[]) from public, anon, authenticated;
 revoke all on function private.requeue_jobs(jsonb) from public, anon, authenticated;
+revoke all on function private.rerun_jobs(bigint[], bigint[]) from public, anon, authenticated;
