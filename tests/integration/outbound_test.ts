@@ -92,3 +92,39 @@ test("redirects are followed at most 5 times and checked at every hop; size cap 
     await fake.close();
   }
 });
+
+test("a connection goes to the addresses judged in its own lookup: no second resolution to rebind", async () => {
+  const hosts: string[] = [];
+  const fake = serve((req) => {
+    hosts.push(req.headers.get("host") ?? "");
+    return Response.json({ ok: true });
+  });
+  const port = fake.host.split(":")[1];
+  const asked: string[] = [];
+  // `.test` names resolve nowhere: only the connection's lookup (this resolver) can place them.
+  const resolve = (host: string) => {
+    asked.push(host);
+    return Promise.resolve(["127.0.0.1"]);
+  };
+  try {
+    const ok = await guardedFetch(`http://svc.test:${port}/ok`, { allow: [`svc.test:${port}`], resolve });
+    assertEquals([ok.status, JSON.parse(ok.body), hosts, asked], [200, { ok: true }, [`svc.test:${port}`], [
+      "svc.test",
+    ]]);
+    // Not allow-listed, the same answer is judged where the connection is made, and refused there.
+    await assertRejects(
+      () => guardedFetch(`http://svc.test:${port}/ok`, { allow: [], resolve }),
+      OutboundRefused,
+      "loopback",
+    );
+    const rebinding = (host: string) => Promise.resolve(host === "mixed.test" ? ["93.184.216.34", "10.0.0.5"] : []);
+    await assertRejects(
+      () => guardedFetch(`http://mixed.test:${port}/ok`, { allow: [], resolve: rebinding }),
+      OutboundRefused,
+      "10.0.0.5, a private",
+    );
+    assertEquals([hosts.length, asked.length], [1, 2]);
+  } finally {
+    await fake.close();
+  }
+});
