@@ -100,20 +100,23 @@ export async function checkUrl(raw: string, opts: GuardedOptions = {}): Promise<
   return url;
 }
 
-type LookupCallback = (err: Error | null, addresses: LookupAddress[]) => void;
+/** node:net's lookup contract: every address when `all` is asked for, else the first and its family. */
+type LookupCallback = (err: Error | null, address: LookupAddress[] | string, family?: number) => void;
 
 /**
  * Connections whose addresses are the ones judged: the lookup resolves the name and refuses it
  * unless every address is public (or, for allow-listed hosts, resolves it as given).
  */
 function pinnedAgent(resolve: (host: string) => Promise<string[]>, vet: boolean): Agent {
-  const lookup = (hostname: string, _options: unknown, callback: LookupCallback) => {
+  const lookup = (hostname: string, options: { all?: boolean }, callback: LookupCallback) => {
     const host = bare(hostname);
     (ipaddr.isValid(host) ? Promise.resolve([host]) : resolve(host))
-      .then((found) => (vet ? judge(hostname, found) : found))
       .then((found) => {
-        if (found.length === 0) throw new OutboundRefused(`${hostname} does not resolve`);
-        callback(null, found.map((address) => ({ address, family: ipaddr.parse(address).kind() === "ipv6" ? 6 : 4 })));
+        if (vet) judge(hostname, found);
+        else if (found.length === 0) throw new OutboundRefused(`${hostname} does not resolve`);
+        const all = found.map((address) => ({ address, family: ipaddr.parse(address).kind() === "ipv6" ? 6 : 4 }));
+        if (options?.all) callback(null, all);
+        else callback(null, all[0].address, all[0].family);
       })
       .catch((e) => callback(e, []));
   };
