@@ -20,9 +20,9 @@ begin
     from pg_catalog.pg_trigger tg
     where tg.tgfoid = 'private.touch_updated_at()'::regprocedure and not tg.tgisinternal
   loop
-    execute format('drop trigger %I on %s', t.tgname, t.rel);
+    -- Replaced in place: the lock this takes lets reads go on (a drop would take ACCESS EXCLUSIVE).
     execute format(
-      'create trigger %I before update on %s for each row execute function extensions.moddatetime(updated_at)',
+      'create or replace trigger %I before update on %s for each row execute function extensions.moddatetime(updated_at)',
       t.tgname, t.rel);
   end loop;
 end

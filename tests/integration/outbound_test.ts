@@ -2,11 +2,13 @@
 // at every hop, the size cap and the timeout. Local servers stand in for the internet; they are
 // reachable only where the test allow-lists them explicitly.
 import { assertEquals, assertRejects } from "@std/assert";
+import { request } from "undici";
 import {
   checkUrl,
   guardedFetch,
   isPublicAddress,
   OutboundRefused,
+  publicHostsPool,
 } from "../../supabase/functions/_shared/net/guarded_fetch.ts";
 import { test } from "../_helpers.ts";
 
@@ -32,6 +34,8 @@ test("private, loopback, link-local, CGNAT, metadata and odd spellings are refus
       "http://[::ffff:127.0.0.1]/",
       "http://[fd00::1]/",
       "http://[fe80::1]/",
+      "http://[::7f00:1]/", // IPv4-compatible 127.0.0.1
+      "http://[::127.0.0.1]/",
       "http://2130706433/",
       "http://0x7f.1/",
       "http://0177.0.0.1/", // octal 127
@@ -111,19 +115,106 @@ test("a connection goes to the addresses judged in its own lookup: no second res
     assertEquals([ok.status, JSON.parse(ok.body), hosts, asked], [200, { ok: true }, [`svc.test:${port}`], [
       "svc.test",
     ]]);
-    // Not allow-listed, the same answer is judged where the connection is made, and refused there.
+    // Not allow-listed, a loopback answer is refused.
     await assertRejects(
       () => guardedFetch(`http://svc.test:${port}/ok`, { allow: [], resolve }),
       OutboundRefused,
       "loopback",
     );
-    const rebinding = (host: string) => Promise.resolve(host === "mixed.test" ? ["93.184.216.34", "10.0.0.5"] : []);
+    // Rebinding: public when the name is checked, loopback by the time the connection is made. The
+    // connection's own lookup is the answer used, and it is judged too: nothing reaches the fake.
+    let answers = 0;
+    const rebinding = () => Promise.resolve(++answers === 1 ? ["93.184.216.34"] : ["127.0.0.1"]);
     await assertRejects(
-      () => guardedFetch(`http://mixed.test:${port}/ok`, { allow: [], resolve: rebinding }),
+      () => guardedFetch(`http://rebind.test:${port}/ok`, { allow: [], resolve: rebinding }),
       OutboundRefused,
-      "10.0.0.5, a private",
+      "rebind.test resolves to 127.0.0.1, a loopback",
     );
+    assertEquals(answers, 2);
     assertEquals([hosts.length, asked.length], [1, 2]);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("the shared pool for public hosts judges names itself", async () => {
+  // The system's lookup would fail with ENOTFOUND; this pool's own lookup refuses the name.
+  await assertRejects(
+    () => request("http://nowhere.invalid/", { dispatcher: publicHostsPool() }),
+    OutboundRefused,
+    "does not resolve",
+  );
+});
+
+test("credentials do not follow a redirect to another origin; the deadline covers connecting", async () => {
+  const seen: Record<string, string>[] = [];
+  const other = serve((req) => {
+    seen.push(Object.fromEntries(req.headers));
+    return Response.json({ ok: true });
+  });
+  const first = serve((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/away") return Response.redirect(`${other.url}/landed`, 302);
+    if (path === "/here") return Response.redirect(`${first.url}/landed`, 302);
+    seen.push(Object.fromEntries(req.headers));
+    return Response.json({ ok: true });
+  });
+  const allow = [first.host, other.host];
+  const headers = { Authorization: "Bearer S", "X-Api-Key": "K", Cookie: "c=1", "X-Trace": "t" };
+  try {
+    await guardedFetch(`${first.url}/here`, { allow, headers, credentialHeaders: ["X-Api-Key"] });
+    await guardedFetch(`${first.url}/away`, { allow, headers, credentialHeaders: ["X-Api-Key"] });
+    const pick = (h: Record<string, string>) => [h.authorization, h["x-api-key"], h.cookie, h["x-trace"]];
+    assertEquals(pick(seen[0]), ["Bearer S", "K", "c=1", "t"]); // same origin: all kept
+    assertEquals(pick(seen[1]), [undefined, undefined, undefined, "t"]); // another origin: credentials dropped
+
+    // A name whose connection never gets an address: the deadline ends the call, not undici's 10 s.
+    let asked = 0;
+    const hangs = () => (++asked === 1 ? Promise.resolve(["93.184.216.34"]) : new Promise<string[]>(() => {}));
+    await assertRejects(
+      () => guardedFetch("http://hangs.test/", { allow: [], resolve: hangs, timeoutMs: 100 }),
+      OutboundRefused,
+      "No answer from hangs.test within 100 ms",
+    );
+    assertEquals(asked, 2); // judged before connecting, then in the connection's lookup, which never answered
+  } finally {
+    await Promise.all([first.close(), other.close()]);
+  }
+});
+
+test("requests carry a user agent and content type; compressed answers are read; bad requests are refused", async () => {
+  let got: Record<string, string> = {};
+  const fake = serve(async (req) => {
+    got = Object.fromEntries(req.headers);
+    const path = new URL(req.url).pathname;
+    if (path === "/gzip") {
+      const zipped = new Blob(['{"zipped":true}']).stream().pipeThrough(new CompressionStream("gzip"));
+      return new Response(await new Response(zipped).arrayBuffer(), { headers: { "content-encoding": "gzip" } });
+    }
+    return new Response(await req.text());
+  });
+  const allow = [fake.host];
+  try {
+    const echoed = await guardedFetch(`${fake.url}/echo`, {
+      allow,
+      method: "POST",
+      body: "plain words",
+      headers: { Connection: "close", Expect: "100-continue", "X-One": "1" }, // connection-level ones dropped
+    });
+    assertEquals(echoed.body, "plain words");
+    assertEquals([got["user-agent"]?.startsWith("AITIZER/"), got["content-type"], got["x-one"], got.expect], [
+      true,
+      "text/plain;charset=UTF-8",
+      "1",
+      undefined,
+    ]);
+    const zipped = await guardedFetch(`${fake.url}/gzip`, { allow, headers: { "Accept-Encoding": "gzip" } });
+    assertEquals(JSON.parse(zipped.body), { zipped: true });
+    await assertRejects(
+      () => guardedFetch(`${fake.url}/echo`, { allow, headers: { "X-Bad": "a\r\nb" } }),
+      OutboundRefused,
+      "Invalid request",
+    );
   } finally {
     await fake.close();
   }

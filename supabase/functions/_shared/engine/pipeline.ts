@@ -517,7 +517,12 @@ async function httpRequest(cfg: Record<string, unknown>, scope: TemplateScope): 
     shown.headers = Object.fromEntries(
       Object.entries(headers).map(([k, v]) => [k, SECRET_HEADERS.test(k) || k === auth?.header ? "***" : v]),
     );
-    const res = await guardedFetch(url, { method, headers, body });
+    const res = await guardedFetch(url, {
+      method,
+      headers,
+      body,
+      credentialHeaders: Object.keys(headers).filter((k) => SECRET_HEADERS.test(k) || k === auth?.header),
+    });
     const parsed = asJson(res.body);
     const response = { status: res.status, body: parsed };
     if (res.status === 429 || res.status >= 500) {

@@ -5,7 +5,7 @@
 // (rebinding) cannot reach an address no check saw. Redirects are followed by hand, each hop judged
 // anew. The client is undici over node:net (as postgres.js is): Deno's fetch has no way to pin the
 // address it connects to.
-import { Agent, type Dispatcher, request } from "undici";
+import { Agent, type Dispatcher, interceptors, request } from "undici";
 import type { LookupAddress } from "node:dns";
 import ipaddr from "ipaddr.js";
 import { config } from "../config.ts";
@@ -28,6 +28,11 @@ export interface GuardedOptions {
   allow?: readonly string[];
   /** Name resolution, replaceable in tests. */
   resolve?: (host: string) => Promise<string[]>;
+  /**
+   * Headers that carry a credential besides authorization, proxy-authorization and cookie (an API
+   * key header): none of them follows a redirect to another origin.
+   */
+  credentialHeaders?: readonly string[];
 }
 
 export interface GuardedResponse {
@@ -40,11 +45,35 @@ export interface GuardedResponse {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_BYTES = 1_048_576;
+const USER_AGENT = "AITIZER/1.0 (+https://aitizer.com)";
+/** Connection-level headers: the client manages them (undici refuses most), so a configured one is dropped. */
+const CONNECTION_HEADERS = new Set([
+  "connection",
+  "content-length",
+  "expect",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie"];
+/** undici's codes for a request it will not send as given: not worth another try. */
+const INVALID_REQUEST = new Set([
+  "UND_ERR_INVALID_ARG",
+  "UND_ERR_NOT_SUPPORTED",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+]);
 
 /** Whether an address is public unicast (not private, loopback, link-local, CGNAT, metadata, …). */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === "unicast";
+  const ip = ipaddr.process(address); // an IPv4-mapped IPv6 address is judged as its IPv4 address
+  // ::/96 holds the deprecated IPv4-compatible form (::7f00:1 is 127.0.0.1): no public host is there.
+  if (ip.kind() === "ipv6" && (ip as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0)) return false;
+  return ip.range() === "unicast";
 }
 
 async function resolveAll(host: string): Promise<string[]> {
@@ -107,84 +136,133 @@ type LookupCallback = (err: Error | null, address: LookupAddress[] | string, fam
  * Connections whose addresses are the ones judged: the lookup resolves the name and refuses it
  * unless every address is public (or, for allow-listed hosts, resolves it as given).
  */
-function pinnedAgent(resolve: (host: string) => Promise<string[]>, vet: boolean): Agent {
+function pinnedAgent(resolve: (host: string) => Promise<string[]>, vet: boolean): Dispatcher {
   const lookup = (hostname: string, options: { all?: boolean }, callback: LookupCallback) => {
     const host = bare(hostname);
-    (ipaddr.isValid(host) ? Promise.resolve([host]) : resolve(host))
-      .then((found) => {
+    const answer = ipaddr.isValid(host) ? Promise.resolve([host]) : resolve(host);
+    answer.then((found) => {
+      try {
         if (vet) judge(hostname, found);
         else if (found.length === 0) throw new OutboundRefused(`${hostname} does not resolve`);
-        const all = found.map((address) => ({ address, family: ipaddr.parse(address).kind() === "ipv6" ? 6 : 4 }));
-        if (options?.all) callback(null, all);
-        else callback(null, all[0].address, all[0].family);
-      })
-      .catch((e) => callback(e, []));
+      } catch (e) {
+        return callback(e as Error, []);
+      }
+      const all = found.map((address) => ({ address, family: ipaddr.parse(address).kind() === "ipv6" ? 6 : 4 }));
+      if (options?.all) callback(null, all);
+      else callback(null, all[0].address, all[0].family);
+    }, (e) => callback(e, []));
   };
-  return new Agent({ connect: { lookup } });
+  return pool(lookup);
+}
+
+/** A connection pool that decompresses what a server compressed (error bodies too). */
+function pool(lookup?: (hostname: string, options: { all?: boolean }, callback: LookupCallback) => void) {
+  return new Agent(lookup ? { connect: { lookup } } : {}).compose(
+    interceptors.decompress({ skipErrorResponses: false }),
+  );
 }
 
 /** Shared pools: one for public hosts (judged at connect), one for allow-listed hosts (the system's lookup). */
-let publicAgent: Agent | undefined;
-let allowedAgent: Agent | undefined;
-function agentFor(allowed: boolean): Agent {
-  if (allowed) return allowedAgent ??= new Agent();
-  return publicAgent ??= pinnedAgent(resolveAll, true);
+let publicPool: Dispatcher | undefined;
+let allowedPool: Dispatcher | undefined;
+function poolFor(allowed: boolean): Dispatcher {
+  if (allowed) return allowedPool ??= pool();
+  return publicPool ??= pinnedAgent(resolveAll, true);
 }
 
-/** request(), refusing non-public destinations at every hop; the body is read up to `maxBytes`. */
+/** The pool every request to a public host goes through (its test checks that it judges names). */
+export const publicHostsPool = (): Dispatcher => poolFor(false);
+
+/** The headers sent: the caller's, less connection-level ones, with a user agent and content type by default. */
+function requestHeaders(given: Record<string, string> | undefined, body: string | undefined) {
+  const headers: Record<string, string> = { "user-agent": USER_AGENT, accept: "*/*" };
+  for (const [name, value] of Object.entries(given ?? {})) {
+    const key = name.toLowerCase();
+    if (!CONNECTION_HEADERS.has(key)) headers[key] = value;
+  }
+  if (body !== undefined && !("content-type" in headers)) headers["content-type"] = "text/plain;charset=UTF-8";
+  return headers;
+}
+
+/**
+ * request(), refusing non-public destinations at every hop; the body is read up to `maxBytes`, and
+ * the whole exchange (names, connects, redirects, body) ends within `timeoutMs`.
+ */
 export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Promise<GuardedResponse> {
   const maxRedirects = opts.maxRedirects ?? 5;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const resolve = opts.resolve ?? resolveAll;
   const signal = AbortSignal.timeout(timeoutMs);
-  // A resolver of the caller's own (tests) gets pools of its own, closed when the call ends.
-  const own = opts.resolve ? [pinnedAgent(opts.resolve, true), pinnedAgent(opts.resolve, false)] : null;
+  let host = "";
+  const late = () => new OutboundRefused(`No answer from ${host} within ${timeoutMs} ms`);
+  // undici heeds the signal only once connected: a lookup or a connect that hangs loses this race.
+  const timedOut = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(late())));
+  timedOut.catch(() => {});
+  // A resolver of the caller's own (tests) gets pools of its own, destroyed when the call ends.
+  const own = opts.resolve ? [pinnedAgent(resolve, true), pinnedAgent(resolve, false)] : null;
   let method = (opts.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod;
   let body = opts.body;
+  const headers = requestHeaders(opts.headers, body);
   let current = raw;
   try {
     for (let redirects = 0;; redirects++) {
       const { url, allowed } = parse(current, opts);
+      host = url.host;
+      const hop = (async () => {
+        // Judged here for a clear refusal, and again where the connection is made (the address it uses).
+        const name = bare(url.hostname);
+        if (!allowed && !ipaddr.isValid(name)) judge(url.hostname, await resolve(name));
+        const dispatcher = own ? own[allowed ? 1 : 0] : poolFor(allowed);
+        return await request(url, { method, headers, body, signal, dispatcher });
+      })();
+      hop.catch(() => {});
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, {
-          method,
-          headers: opts.headers,
-          body,
-          signal,
-          dispatcher: own ? own[allowed ? 1 : 0] : agentFor(allowed),
-        });
+        res = await Promise.race([hop, timedOut]);
       } catch (e) {
-        const refused = [e, (e as Error).cause].find((x) => x instanceof OutboundRefused);
-        if (refused) throw refused;
-        if (signal.aborted) throw new OutboundRefused(`No answer from ${url.host} within ${timeoutMs} ms`);
-        throw new Error(`Request to ${url.host} failed: ${(e as Error).message}`);
+        throw outboundError(e, url, signal.aborted ? late() : null);
       }
-      const headers = flatten(res.headers);
-      const location = headers["location"];
+      const answer = flatten(res.headers);
+      const location = answer["location"];
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
-        await res.body.dump();
+        await res.body.dump().catch(() => {});
         if (redirects >= maxRedirects) throw new OutboundRefused(`More than ${maxRedirects} redirects`);
-        current = new URL(location, url).href;
+        const next = new URL(location, url);
+        if (next.origin !== url.origin) { // no credential follows to another origin (or from https to http)
+          for (const name of [...CREDENTIAL_HEADERS, ...(opts.credentialHeaders ?? [])]) {
+            delete headers[name.toLowerCase()];
+          }
+        }
+        current = next.href;
         if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === "POST")) {
           method = "GET";
           body = undefined;
+          delete headers["content-type"];
         }
         continue;
       }
-      let text: string;
       try {
-        text = await readCapped(res, headers, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+        const text = await readCapped(res, answer, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+        return { status: res.statusCode, headers: answer, body: text, url: url.href, redirects };
       } catch (e) {
-        if (signal.aborted && !(e instanceof OutboundRefused)) {
-          throw new OutboundRefused(`No answer from ${url.host} within ${timeoutMs} ms`);
-        }
-        throw e;
+        throw outboundError(e, url, signal.aborted ? late() : null);
       }
-      return { status: res.statusCode, headers, body: text, url: url.href, redirects };
     }
   } finally {
-    if (own) await Promise.all(own.map((a) => a.close()));
+    if (own) await Promise.all(own.map((a) => a.destroy()));
   }
+}
+
+/** What a failed request becomes: a refusal (not worth another try) or a failure (worth one). */
+function outboundError(e: unknown, url: URL, timedOut: OutboundRefused | null): Error {
+  const refused = [e, (e as Error)?.cause].find((x) => x instanceof OutboundRefused);
+  if (refused) return refused as OutboundRefused;
+  if (timedOut) return timedOut;
+  const code = (e as { code?: string })?.code;
+  if (code && INVALID_REQUEST.has(code)) {
+    return new OutboundRefused(`Invalid request to ${url.host}: ${(e as Error).message}`);
+  }
+  return new Error(`Request to ${url.host} failed: ${(e as Error)?.message ?? String(e)}`);
 }
 
 /** Response headers as one string each (repeated ones joined, as fetch's Headers does). */

@@ -76,7 +76,12 @@ export function customAction(row: CustomActionRow): ActionDef {
       }
       let res;
       try {
-        res = await guardedFetch(url, { method: row.method, headers, body });
+        res = await guardedFetch(url, {
+          method: row.method,
+          headers,
+          body,
+          credentialHeaders: row.credential_id !== null ? [row.auth_header] : [],
+        });
       } catch (e) {
         if (e instanceof OutboundRefused) throw new ActionFailed(e.message);
         throw new RetryableError(`${new URL(url).host}: ${(e as Error).message}`);
