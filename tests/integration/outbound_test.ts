@@ -187,10 +187,12 @@ test("requests carry a user agent and content type; compressed answers are read;
   const fake = serve(async (req) => {
     got = Object.fromEntries(req.headers);
     const path = new URL(req.url).pathname;
-    if (path === "/gzip") {
-      const zipped = new Blob(['{"zipped":true}']).stream().pipeThrough(new CompressionStream("gzip"));
+    if (path === "/gzip" || path === "/gzip-big") {
+      const text = path === "/gzip" ? '{"zipped":true}' : "x".repeat(4096); // 4 KiB that zip to a few bytes
+      const zipped = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
       return new Response(await new Response(zipped).arrayBuffer(), { headers: { "content-encoding": "gzip" } });
     }
+    if (path === "/compress") return new Response("??", { headers: { "content-encoding": "compress" } });
     return new Response(await req.text());
   });
   const allow = [fake.host];
@@ -210,6 +212,13 @@ test("requests carry a user agent and content type; compressed answers are read;
     ]);
     const zipped = await guardedFetch(`${fake.url}/gzip`, { allow, headers: { "Accept-Encoding": "gzip" } });
     assertEquals(JSON.parse(zipped.body), { zipped: true });
+    // The cap counts decoded bytes (a small zipped body can unzip to anything).
+    await assertRejects(
+      () => guardedFetch(`${fake.url}/gzip-big`, { allow, maxBytes: 1024 }),
+      OutboundRefused,
+      "limit",
+    );
+    await assertRejects(() => guardedFetch(`${fake.url}/compress`, { allow }), OutboundRefused, "cannot be decoded");
     await assertRejects(
       () => guardedFetch(`${fake.url}/echo`, { allow, headers: { "X-Bad": "a\r\nb" } }),
       OutboundRefused,
