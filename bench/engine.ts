@@ -4,7 +4,9 @@
 //      AITIZER_ENGINE_CONCURRENCY each) ≥ 0.5× the rate of the same fetches made by one plain Deno
 //      process (the better of 64 concurrent and the workers' total; same run, same fake). The rate
 //      judged against the target is the workers' drain of a queue that one INSERT filled (the
-//      fetcher, too, is handed all its URLs at once: the clock starts before that INSERT's COMMIT).
+//      fetcher, too, is handed all its URLs at once: the clock starts before that INSERT's COMMIT);
+//      each round gives a ratio, and the median of the rounds is judged (one round moves by a fifth
+//      with this shared machine's load), printed with the range and the rounds below 0.5×.
 //      Beside it, end to end: the rows batch-inserted over REST while the workers drain, the inserts
 //      timed too. And where the CPU went while draining (Linux /proc; "postgres" is every process of
 //      that name on the machine);
@@ -475,11 +477,25 @@ export default async function bench() {
         );
         throughputRounds.push({ round: round_, engine: run, engine_with_rest_inserts: rest, baseline: base, ratio });
       }
+      // One round's ratio moves by a fifth with this machine's load; the median of the rounds is the
+      // figure judged, printed with how many rounds fell below.
+      const ratios = throughputRounds.map((r) => r.ratio as number).sort((a, b) => a - b);
+      const median = ratios.length ? ratios[Math.floor((ratios.length - 1) / 2)] : NaN;
+      const below = ratios.filter((r) => r < 0.5).length;
+      if (ratios.length > 0) {
+        console.log(
+          `   median over ${ratios.length} rounds: ${median.toFixed(3)}x (target >= 0.5x) ` +
+            `${median >= 0.5 ? "ok" : "BELOW TARGET"}; range ${ratios[0].toFixed(3)}–${ratios.at(-1)!.toFixed(3)}x, ` +
+            `${below} of ${ratios.length} rounds below 0.5x`,
+        );
+      }
       results.push({
         bench: "pipeline throughput (2 workers)",
-        target: ">= 0.5x",
+        target: ">= 0.5x (median of the rounds)",
         workers: gateways.length,
         concurrency_per_worker: WORKER_CONCURRENCY,
+        median_ratio: median,
+        rounds_below: below,
         rounds: throughputRounds,
       });
 
