@@ -1,10 +1,10 @@
 // The one way to make an HTTP request to an address a user configured (http_request columns,
 // custom actions): public unicast addresses only, with a timeout and a response-size cap. A name is
-// resolved once per connection, in the connection's own lookup, and the connection goes to the
-// addresses that were judged there: a DNS answer that changes between a check and the connect
-// (rebinding) cannot reach an address no check saw. Redirects are followed by hand, each hop judged
-// anew. The client is undici over node:net (as postgres.js is): Deno's fetch has no way to pin the
-// address it connects to.
+// judged before connecting (for a clear refusal) and again in the connection's own lookup, and the
+// connection goes to the addresses judged there: a DNS answer that changes between the check and
+// the connect (rebinding) cannot reach an address no check saw. Redirects are followed by hand,
+// each hop judged anew. The client is undici over node:net (as postgres.js is): Deno's fetch has no
+// way to pin the address it connects to.
 import { Agent, type Dispatcher, request } from "undici";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Transform } from "node:stream";
@@ -111,7 +111,7 @@ function parse(raw: string, opts: GuardedOptions): { url: URL; allowed: boolean 
 }
 
 /** Refuses a host unless every address it has is public. */
-function judge(hostname: string, addresses: string[]): string[] {
+function judge(hostname: string, addresses: string[]): void {
   if (addresses.length === 0) throw new OutboundRefused(`${hostname} does not resolve`);
   const bad = addresses.find((a) => !isPublicAddress(a));
   if (bad) {
@@ -120,14 +120,18 @@ function judge(hostname: string, addresses: string[]): string[] {
         "address: only public addresses may be called",
     );
   }
-  return addresses;
+}
+
+/** Judges a URL's host name by what it resolves to (an IP literal was judged by parse). */
+async function judgeName(url: URL, resolve: (host: string) => Promise<string[]>): Promise<void> {
+  const host = bare(url.hostname);
+  if (!ipaddr.isValid(host)) judge(url.hostname, await resolve(host));
 }
 
 /** Checks a URL without connecting: scheme, allow-list, then every address its host resolves to. */
 export async function checkUrl(raw: string, opts: GuardedOptions = {}): Promise<URL> {
   const { url, allowed } = parse(raw, opts);
-  const host = bare(url.hostname);
-  if (!allowed && !ipaddr.isValid(host)) judge(url.hostname, await (opts.resolve ?? resolveAll)(host));
+  if (!allowed) await judgeName(url, opts.resolve ?? resolveAll);
   return url;
 }
 
@@ -218,8 +222,7 @@ export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Prom
       host = url.host;
       const hop = (async () => {
         // Judged here for a clear refusal, and again where the connection is made (the address it uses).
-        const name = bare(url.hostname);
-        if (!allowed && !ipaddr.isValid(name)) judge(url.hostname, await resolve(name));
+        if (!allowed) await judgeName(url, resolve);
         const dispatcher = own ? own[allowed ? 1 : 0] : poolFor(allowed);
         return await request(url, { method, headers, body, signal, dispatcher });
       })();
