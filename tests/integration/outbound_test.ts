@@ -1,15 +1,19 @@
 // The guarded fetch every user-configured request goes through: each refusal, redirects checked
 // at every hop, the size cap and the timeout. Local servers stand in for the internet; they are
 // reachable only where the test allow-lists them explicitly.
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
+import { AssertionError } from "node:assert";
+import { createRequire } from "node:module";
 import { request } from "undici";
 import {
+  armedDeadlines,
   checkUrl,
   guardedFetch,
   isPublicAddress,
   OutboundRefused,
   publicHostsPool,
 } from "../../supabase/functions/_shared/net/guarded_fetch.ts";
+import { fastAssert, installUndiciAssert } from "../../supabase/functions/_shared/net/undici_assert.ts";
 import { test } from "../_helpers.ts";
 
 function serve(handler: (req: Request) => Response | Promise<Response>) {
@@ -227,4 +231,59 @@ test("requests carry a user agent and content type; compressed answers are read;
   } finally {
     await fake.close();
   }
+});
+
+test("concurrent calls' deadlines each fire, in order, and nothing stays armed once the calls end", async () => {
+  const fake = serve((req) =>
+    new Promise((resolve) => req.signal.addEventListener("abort", () => resolve(new Response(""))))
+  );
+  const allow = [fake.host];
+  try {
+    const order: number[] = [];
+    const call = (ms: number) =>
+      guardedFetch(`${fake.url}/slow`, { allow, timeoutMs: ms }).then(() => assert(false, "answered"), (e) => {
+        assertInstanceOf(e, OutboundRefused);
+        assertEquals(e.message, `No answer from ${fake.host} within ${ms} ms`);
+        order.push(ms);
+      });
+    const calls = [call(100), call(400)];
+    assertEquals(armedDeadlines(), { pending: 2, ticking: true });
+    await Promise.all(calls);
+    assertEquals(order, [100, 400]);
+    assertEquals(armedDeadlines(), { pending: 0, ticking: false });
+    await guardedFetch(`${fake.url}/slow`, { allow, timeoutMs: 50 }).catch(() => {});
+    assertEquals(armedDeadlines(), { pending: 0, ticking: false });
+  } finally {
+    await fake.close();
+  }
+});
+
+test("undici's modules get an assert that only checks; it fails as node:assert does; others get node:assert", () => {
+  // The loader this process uses was wrapped when guarded_fetch.ts loaded, before undici.
+  const fromUndici = createRequire("/deps/node_modules/undici/lib/core/util.js");
+  const fromOther = createRequire("/deps/node_modules/other/index.js");
+  assert(fromUndici("node:assert") === fastAssert);
+  assert(fromOther("node:assert") !== fastAssert);
+  assertEquals(typeof fromOther("node:assert").deepStrictEqual, "function");
+
+  fastAssert(1);
+  fastAssert("x", "never thrown");
+  const failed = assertThrows(() => fastAssert(0, "queue is empty"), AssertionError, "queue is empty");
+  assertEquals((failed as AssertionError).code, "ERR_ASSERTION");
+  assertThrows(() => fastAssert(null), AssertionError);
+  assertThrows(() => fastAssert(false, new TypeError("its own")), TypeError, "its own");
+
+  // Wrapping is idempotent, leaves other requests and other callers alone, and needs a _load.
+  type Load = (request: string, parent: { filename?: string }, isMain: boolean) => unknown;
+  const loader: { _load: Load } = { _load: (request) => `real ${request}` };
+  assert(installUndiciAssert(loader as never));
+  assert(!installUndiciAssert(loader as never));
+  const undiciParent = { filename: "/x/undici/lib/api/api-request.js" };
+  assert(loader._load("node:assert", undiciParent, false) === fastAssert);
+  assertEquals(
+    loader._load("node:assert", { filename: "/x/postgres/cjs/src/index.js" }, false),
+    "real node:assert",
+  );
+  assertEquals(loader._load("node:fs", undiciParent, false), "real node:fs");
+  assert(!installUndiciAssert({} as never));
 });

@@ -5,6 +5,7 @@
 // the connect (rebinding) cannot reach an address no check saw. Redirects are followed by hand,
 // each hop judged anew. The client is undici over node:net (as postgres.js is): Deno's fetch has no
 // way to pin the address it connects to.
+import "./undici_assert.ts"; // first: undici takes its `assert` when it loads
 import { Agent, type Dispatcher, request } from "undici";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Transform } from "node:stream";
@@ -188,6 +189,47 @@ function requestHeaders(given: Record<string, string> | undefined, body: string 
 }
 
 /**
+ * The deadlines of the calls in flight, checked by one timer every TICK_MS while any is pending. A
+ * timer per call (node-style in Deno: an object and two timer ops) cost ~1 KB and a few µs a
+ * request; AbortSignal.timeout's lived on for its whole timeout. A deadline fires up to TICK_MS late.
+ */
+interface Deadline {
+  at: number;
+  fire: () => void;
+}
+const TICK_MS = 20;
+const pending = new Set<Deadline>();
+let ticker: ReturnType<typeof setTimeout> | null = null;
+
+function arm(ms: number, fire: () => void): Deadline {
+  const deadline = { at: performance.now() + ms, fire };
+  pending.add(deadline);
+  ticker ??= setTimeout(sweep, TICK_MS);
+  return deadline;
+}
+
+function disarm(deadline: Deadline) {
+  pending.delete(deadline);
+  if (pending.size === 0 && ticker !== null) {
+    clearTimeout(ticker);
+    ticker = null;
+  }
+}
+
+/** The deadlines armed and whether the sweeping timer runs (for tests: none once the calls end). */
+export const armedDeadlines = () => ({ pending: pending.size, ticking: ticker !== null });
+
+function sweep() {
+  const now = performance.now();
+  for (const deadline of pending) {
+    if (deadline.at > now) continue;
+    pending.delete(deadline);
+    deadline.fire();
+  }
+  ticker = pending.size > 0 ? setTimeout(sweep, TICK_MS) : null;
+}
+
+/**
  * request(), refusing non-public destinations at every hop; the body is read up to `maxBytes`, and
  * the whole exchange (names, connects, redirects, body) ends within `timeoutMs`.
  */
@@ -197,19 +239,17 @@ export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Prom
   const resolve = opts.resolve ?? resolveAll;
   let host = "";
   const late = () => new OutboundRefused(`No answer from ${host} within ${timeoutMs} ms`);
-  // One timer, cleared when the call ends (AbortSignal.timeout's lives on for the whole timeout: at
-  // thousands of calls a second, that kept tens of thousands of timers and signals alive). It aborts
-  // the request, and rejects the race below: undici heeds the signal only once connected, so a
-  // lookup or a connect that hangs would outlast the deadline.
+  // The deadline aborts the request, and rejects the race below: undici heeds the signal only once
+  // connected, so a lookup or a connect that hangs would outlast it.
   const controller = new AbortController();
   const signal = controller.signal;
   let expire: (e: Error) => void = () => {};
   const timedOut = new Promise<never>((_, reject) => (expire = reject));
   timedOut.catch(() => {});
-  const timer = setTimeout(() => {
+  const deadline = arm(timeoutMs, () => {
     controller.abort();
     expire(late());
-  }, timeoutMs);
+  });
   // A resolver of the caller's own (tests) gets pools of its own, destroyed when the call ends.
   const own = opts.resolve ? [pinnedAgent(resolve, true), pinnedAgent(resolve, false)] : null;
   let method = (opts.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod;
@@ -260,7 +300,7 @@ export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Prom
       }
     }
   } finally {
-    clearTimeout(timer);
+    disarm(deadline);
     if (own) await Promise.all(own.map((a) => a.destroy()));
   }
 }
