@@ -76,6 +76,15 @@ test("redirects are followed at most 5 times and checked at every hop; size cap 
     if (path === "/twice") return Response.redirect(`${fake.url}/once`, 301);
     if (path === "/once") return Response.redirect(`${fake.url}/ok`, 302);
     if (path === "/big") return new Response("x".repeat(2048));
+    if (path === "/big-redirect") { // a redirect with a body too large to drain: followed all the same
+      return new Response("r".repeat(300_000), { status: 302, headers: { location: "/ok" } });
+    }
+    if (path === "/chunked-big") { // no declared length: the cap is counted as the body arrives
+      return new Response(new Blob(["y".repeat(3000)]).stream());
+    }
+    if (path === "/trickle") { // the headers, one chunk, then nothing
+      return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("{")) }));
+    }
     if (path === "/slow") { // answers only once the caller has given up
       return new Promise<Response>((resolve) => req.signal.addEventListener("abort", () => resolve(new Response(""))));
     }
@@ -90,6 +99,18 @@ test("redirects are followed at most 5 times and checked at every hop; size cap 
     await assertRejects(() => guardedFetch(`${fake.url}/to-loopback-name`, { allow }), OutboundRefused);
     await assertRejects(() => guardedFetch(`${fake.url}/loop`, { allow }), OutboundRefused, "More than 5 redirects");
     await assertRejects(() => guardedFetch(`${fake.url}/big`, { allow, maxBytes: 1024 }), OutboundRefused, "limit");
+    await assertRejects(
+      () => guardedFetch(`${fake.url}/chunked-big`, { allow, maxBytes: 1024 }),
+      OutboundRefused,
+      "over the 1024-byte limit",
+    );
+    const drained = await guardedFetch(`${fake.url}/big-redirect`, { allow });
+    assertEquals([drained.status, drained.body, drained.redirects], [200, '{"ok":true}', 1]);
+    await assertRejects( // the deadline covers the body too
+      () => guardedFetch(`${fake.url}/trickle`, { allow, timeoutMs: 100 }),
+      OutboundRefused,
+      "No answer",
+    );
     await assertRejects(
       () => guardedFetch(`${fake.url}/slow`, { allow, timeoutMs: 100 }),
       OutboundRefused,
@@ -197,6 +218,8 @@ test("requests carry a user agent and content type; compressed answers are read;
       return new Response(await new Response(zipped).arrayBuffer(), { headers: { "content-encoding": "gzip" } });
     }
     if (path === "/compress") return new Response("??", { headers: { "content-encoding": "compress" } });
+    if (path === "/gzip-empty") return new Response(null, { status: 204, headers: { "content-encoding": "gzip" } });
+    if (path === "/gzip-bad") return new Response("not gzip at all", { headers: { "content-encoding": "gzip" } });
     return new Response(await req.text());
   });
   const allow = [fake.host];
@@ -223,6 +246,9 @@ test("requests carry a user agent and content type; compressed answers are read;
       "limit",
     );
     await assertRejects(() => guardedFetch(`${fake.url}/compress`, { allow }), OutboundRefused, "cannot be decoded");
+    await assertRejects(() => guardedFetch(`${fake.url}/gzip-bad`, { allow }), OutboundRefused, "could not be decoded");
+    const empty = await guardedFetch(`${fake.url}/gzip-empty`, { allow });
+    assertEquals([empty.status, empty.body], [204, ""]);
     await assertRejects(
       () => guardedFetch(`${fake.url}/echo`, { allow, headers: { "X-Bad": "a\r\nb" } }),
       OutboundRefused,
