@@ -504,12 +504,20 @@ export default async function bench() {
             `${below} of ${ratios.length} rounds below 0.5x`,
         );
       }
+      // The cold figure, for scale: the first warm-up drain (fresh workers) against the median baseline.
+      const baselineRates = throughputRounds.map((r) => (r.baseline as { rate: number }).rate).sort((a, b) => a - b);
+      const medianBaseline = baselineRates[Math.floor((baselineRates.length - 1) / 2)];
+      const cold = warmup.length && medianBaseline ? Math.round((warmup[0] / medianBaseline) * 1000) / 1000 : NaN;
+      if (ratios.length > 0 && warmup.length > 0) {
+        console.log(`   cold: the first warm-up drain (fresh workers) at ${cold.toFixed(3)}x the median baseline`);
+      }
       results.push({
         bench: "pipeline throughput (2 workers)",
         target: ">= 0.5x (median of the rounds)",
         workers: gateways.length,
         concurrency_per_worker: WORKER_CONCURRENCY,
         warmup_drain_rates: warmup,
+        cold_ratio: cold,
         median_ratio: median,
         rounds_below: below,
         rounds: throughputRounds,
