@@ -313,3 +313,100 @@ test("undici's modules get an assert that only checks; it fails as node:assert d
   assertEquals(loader._load("node:fs", undiciParent, false), "real node:fs");
   assert(!installUndiciAssert({} as never));
 });
+
+/** A server speaking raw HTTP/1.1 (what Deno.serve will not send: 1xx answers, a body that never comes). */
+function rawServer(answer: (method: string, path: string, conn: Deno.Conn) => Promise<void> | void) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const closed = new Map<Deno.Conn, PromiseWithResolvers<void>>();
+  const text = new TextDecoder();
+  const serveConn = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(4096);
+    let pending = "";
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      pending += text.decode(buf.subarray(0, n));
+      for (let end = pending.indexOf("\r\n\r\n"); end >= 0; end = pending.indexOf("\r\n\r\n")) {
+        const [method, path] = pending.slice(0, end).split(" ");
+        pending = pending.slice(end + 4); // bodiless requests only
+        await answer(method, path, conn);
+      }
+    }
+    closed.get(conn)!.resolve();
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  };
+  void (async () => {
+    for await (const conn of listener) {
+      closed.set(conn, Promise.withResolvers<void>());
+      void serveConn(conn);
+    }
+  })().catch(() => {});
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    /** Settles once the client has closed the connection. */
+    closing: (conn: Deno.Conn) => closed.get(conn)!.promise,
+    close() {
+      listener.close();
+      for (const conn of closed.keys()) {
+        try {
+          conn.close();
+        } catch { /* closed already */ }
+      }
+    },
+  };
+}
+
+const write = (conn: Deno.Conn, text: string) => conn.write(new TextEncoder().encode(text));
+
+test("a redirect whose body never ends is cut when the call ends; 1xx answers are skipped; only plain methods", async () => {
+  const seen: { stalled?: Deno.Conn } = {};
+  const fake = rawServer(async (method, path, conn) => {
+    if (path === "/stall-redirect") {
+      seen.stalled = conn;
+      return void await write(conn, "HTTP/1.1 302 Found\r\nlocation: /ok\r\ncontent-length: 1000\r\n\r\n");
+    }
+    if (path === "/hints") { // a 103 whose headers must not be taken for the answer's
+      await write(conn, "HTTP/1.1 103 Early Hints\r\ncontent-encoding: gzip\r\ncontent-length: 99999999\r\n\r\n");
+    }
+    if (path === "/odd-coding") {
+      return void await write(
+        conn,
+        "HTTP/1.1 200 OK\r\ncontent-encoding: constructor\r\ncontent-length: 5\r\n\r\nhello",
+      );
+    }
+    const declared = method === "HEAD" ? "99999999" : "5";
+    await write(conn, `HTTP/1.1 200 OK\r\ncontent-length: ${declared}\r\n\r\n${method === "HEAD" ? "" : "hello"}`);
+  });
+  const allow = [fake.host];
+  try {
+    const followed = await guardedFetch(`${fake.url}/stall-redirect`, { allow });
+    assertEquals([followed.body, followed.redirects], ["hello", 1]);
+    const stalled = seen.stalled;
+    if (!stalled) throw new Error("the redirect was not asked for");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cut = await Promise.race([ // settles at once if the socket was cut; the timer only bounds a failure
+      fake.closing(stalled).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5_000))),
+    ]);
+    clearTimeout(timer);
+    assert(cut, "the redirect's connection stayed open after the call ended");
+
+    const hinted = await guardedFetch(`${fake.url}/hints`, { allow });
+    assertEquals([hinted.status, hinted.body], [200, "hello"]);
+    // A coding name that is a property of every object is still an unknown coding.
+    await assertRejects(() => guardedFetch(`${fake.url}/odd-coding`, { allow }), OutboundRefused, "cannot be decoded");
+    // A HEAD answer declares a length it does not send: not over the cap.
+    const head = await guardedFetch(`${fake.url}/head`, { allow, method: "HEAD", maxBytes: 10 });
+    assertEquals([head.status, head.body], [200, ""]);
+    for (const method of ["CONNECT", "TRACE"]) {
+      await assertRejects(() => guardedFetch(`${fake.url}/x`, { allow, method }), OutboundRefused, "not allowed");
+    }
+    assertEquals(armedDeadlines(), { pending: 0, ticking: false });
+  } finally {
+    fake.close();
+  }
+});

@@ -63,6 +63,8 @@ const CONNECTION_HEADERS = new Set([
   "upgrade",
 ]);
 const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie"];
+/** Methods a request may use (not CONNECT, which would turn the connection into a tunnel, nor TRACE). */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 /** undici's codes for a request it will not send as given: not worth another try. */
 const INVALID_REQUEST = new Set([
   "UND_ERR_INVALID_ARG",
@@ -221,12 +223,15 @@ export const armedDeadlines = () => ({ pending: pending.size, ticking: ticker !=
 
 function sweep() {
   const now = performance.now();
-  for (const deadline of pending) {
-    if (deadline.at > now) continue;
-    pending.delete(deadline);
-    deadline.fire();
+  try {
+    for (const deadline of pending) {
+      if (deadline.at > now) continue;
+      pending.delete(deadline);
+      deadline.fire();
+    }
+  } finally { // one that threw must not stop the others for good
+    ticker = pending.size > 0 ? setTimeout(sweep, TICK_MS) : null;
   }
-  ticker = pending.size > 0 ? setTimeout(sweep, TICK_MS) : null;
 }
 
 /**
@@ -234,20 +239,23 @@ function sweep() {
  * (decoded), and the whole exchange (names, connects, redirects, body) ends within `timeoutMs`.
  */
 export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Promise<GuardedResponse> {
+  if (!METHODS.has((opts.method ?? "GET").toUpperCase())) {
+    throw new OutboundRefused(`The ${opts.method} method is not allowed`);
+  }
   const maxRedirects = opts.maxRedirects ?? 5;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const resolve = opts.resolve ?? resolveAll;
   let host = "";
   const late = () => new OutboundRefused(`No answer from ${host} within ${timeoutMs} ms`);
-  // The deadline aborts the request in flight, and rejects the race below: a request is abortable
+  // The deadline aborts the requests in flight, and rejects the race below: a request is abortable
   // only once it is on a connection, so a lookup or a connect that hangs would outlast it.
-  const call: Call = { expired: null, abort: null };
+  const call: Call = { expired: null, open: new Set() };
   let expire: (e: Error) => void = () => {};
   const timedOut = new Promise<never>((_, reject) => (expire = reject));
   timedOut.catch(() => {});
   const deadline = arm(timeoutMs, () => {
     call.expired = late();
-    call.abort?.(call.expired);
+    for (const request of call.open) request.abort(call.expired);
     expire(call.expired);
   });
   // A resolver of the caller's own (tests) gets pools of its own, destroyed when the call ends.
@@ -274,7 +282,6 @@ export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Prom
       } catch (e) {
         throw outboundError(e, url, call.expired);
       }
-      call.abort = null;
       if (answer.redirect) {
         if (redirects >= maxRedirects) throw new OutboundRefused(`More than ${maxRedirects} redirects`);
         const next = new URL(answer.redirect, url);
@@ -296,14 +303,16 @@ export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Prom
     }
   } finally {
     disarm(deadline);
+    // A redirect's body may still be arriving: the call is over, so is its request (and its socket).
+    for (const request of call.open) request.abort(new OutboundRefused("The call has ended"));
     if (own) await Promise.all(own.map((a) => a.destroy()));
   }
 }
 
-/** A call's deadline, once passed, and how to abort its request in flight. */
+/** A call's deadline, once passed, and its requests still on a connection (to abort at the end). */
 interface Call {
   expired: OutboundRefused | null;
-  abort: ((reason: Error) => void) | null;
+  open: Set<Dispatcher.DispatchController>;
 }
 
 /** One hop's answer: a redirect's target, or the body as received (still encoded, if it was). */
@@ -336,12 +345,15 @@ function exchange(
   return new Promise((resolve, reject) => {
     const answer: Answer = { status: 0, headers: {}, redirect: null, coding: null, chunks: [], size: 0 };
     let limit = maxBytes;
+    let started: Dispatcher.DispatchController | null = null;
+    const ended = () => started && call.open.delete(started);
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
         if (call.expired) return controller.abort(call.expired); // the deadline passed while connecting
-        call.abort = (reason) => controller.abort(reason);
+        call.open.add(started = controller);
       },
       onResponseStart(controller, status, raw) {
+        if (status < 200) return; // informational (103 Early Hints): the answer follows
         const headers = answer.headers = flatten(raw);
         answer.status = status;
         if (status >= 300 && status < 400 && headers["location"]) {
@@ -351,7 +363,7 @@ function exchange(
         }
         const coding = headers["content-encoding"]?.trim().toLowerCase();
         if (coding && coding !== "identity") {
-          if (!(coding in DECODERS)) {
+          if (!DECODERS.has(coding)) {
             return controller.abort(new OutboundRefused(`Response encoded as "${coding}", which cannot be decoded`));
           }
           answer.coding = coding;
@@ -359,7 +371,8 @@ function exchange(
           return;
         }
         const declared = Number(headers["content-length"] ?? NaN);
-        if (declared > maxBytes) {
+        const bodiless = request.method === "HEAD" || status === 204 || status === 304;
+        if (!bodiless && declared > maxBytes) {
           controller.abort(new OutboundRefused(`Response of ${declared} bytes is over the ${maxBytes}-byte limit`));
         }
       },
@@ -370,9 +383,16 @@ function exchange(
         }
         if (!answer.redirect) answer.chunks.push(chunk);
       },
-      onResponseEnd: () => resolve(answer),
-      onResponseError: (_controller, error) => reject(error),
+      onResponseEnd: () => {
+        ended();
+        resolve(answer);
+      },
+      onResponseError: (_controller, error) => {
+        ended();
+        reject(error);
+      },
     };
+    if (call.expired) return reject(call.expired); // the deadline passed while the name was judged
     try {
       dispatcher.dispatch({ origin: url.origin, path: `${url.pathname}${url.search}`, ...request }, handler);
     } catch (e) {
@@ -401,12 +421,12 @@ function flatten(headers: Record<string, string | string[] | undefined>): Record
 }
 
 /** Decoders for the content codings a server may use (undici's decompress interceptor cost ~20 µs a request). */
-const DECODERS: Record<string, (data: Uint8Array, options: ZlibOptions) => Promise<Uint8Array>> = {
-  gzip: promisify(gunzip),
-  "x-gzip": promisify(gunzip),
-  deflate: promisify(inflate),
-  br: promisify(brotliDecompress),
-};
+const DECODERS = new Map<string, (data: Uint8Array, options: ZlibOptions) => Promise<Uint8Array>>([
+  ["gzip", promisify(gunzip)],
+  ["x-gzip", promisify(gunzip)],
+  ["deflate", promisify(inflate)],
+  ["br", promisify(brotliDecompress)],
+]);
 
 const utf8 = new TextDecoder();
 
@@ -415,7 +435,7 @@ async function bodyText(answer: Answer, maxBytes: number): Promise<string> {
   const raw = answer.chunks.length === 1 ? answer.chunks[0] : concat(answer.chunks, answer.size);
   if (!answer.coding || answer.size === 0) return utf8.decode(raw);
   try {
-    return utf8.decode(await DECODERS[answer.coding](raw, { maxOutputLength: Math.max(maxBytes, 1) }));
+    return utf8.decode(await DECODERS.get(answer.coding)!(raw, { maxOutputLength: Math.max(maxBytes, 1) }));
   } catch (e) {
     if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
       throw new OutboundRefused(`Response is over the ${maxBytes}-byte limit`);
