@@ -438,9 +438,10 @@ export default async function bench() {
       // drains are printed beside it, so the cold figure is in view too.
       await pipelineRun(200);
       const warmup: number[] = [];
+      const warmupDrain = Math.max(ROWS, 10_000);
       if (roundsOf("throughput") > 0) {
-        for (let jobs = 0; jobs < WARMUP_JOBS; jobs += Math.max(ROWS, 10_000)) {
-          warmup.push((await pipelineRun(Math.max(ROWS, 10_000), "queued")).rate);
+        for (let jobs = 0; jobs < WARMUP_JOBS; jobs += warmupDrain) {
+          warmup.push((await pipelineRun(warmupDrain, "queued")).rate);
         }
       }
       const baselineConcurrencies = new Set([totalConcurrency, 64]);
@@ -451,7 +452,7 @@ export default async function bench() {
             "concurrent):",
         );
         console.log(
-          `   warm-up: ${warmup.length} drains of ${Math.max(ROWS, 10_000)} queued jobs at ${warmup.join(", ")} jobs/s`,
+          `   warm-up: ${warmup.length} drains of ${warmupDrain} queued jobs at ${warmup.join(", ")} jobs/s`,
         );
       }
       const throughputRounds: Record<string, unknown>[] = [];

@@ -239,9 +239,8 @@ function sweep() {
  * (decoded), and the whole exchange (names, connects, redirects, body) ends within `timeoutMs`.
  */
 export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Promise<GuardedResponse> {
-  if (!METHODS.has((opts.method ?? "GET").toUpperCase())) {
-    throw new OutboundRefused(`The ${opts.method} method is not allowed`);
-  }
+  let method = (opts.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod;
+  if (!METHODS.has(method)) throw new OutboundRefused(`The ${method} method is not allowed`);
   const maxRedirects = opts.maxRedirects ?? 5;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const resolve = opts.resolve ?? resolveAll;
@@ -261,7 +260,6 @@ export async function guardedFetch(raw: string, opts: GuardedOptions = {}): Prom
   // A resolver of the caller's own (tests) gets pools of its own, destroyed when the call ends.
   const own = opts.resolve ? [pinnedAgent(resolve, true), pinnedAgent(resolve, false)] : null;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  let method = (opts.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod;
   let body = opts.body;
   const headers = requestHeaders(opts.headers, body);
   let current = raw;

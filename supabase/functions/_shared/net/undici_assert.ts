@@ -1,7 +1,7 @@
 // undici checks its invariants with node:assert's `assert(value)`, dozens of times a request. Deno's
 // node:assert takes rest arguments and spreads them through an iterator on every call: ~10 KB of
-// garbage and ~15% of an engine worker's CPU per request (bench/engine.ts, measured with the heap
-// sampler). Loaded before undici (guarded_fetch.ts imports this first), this hands undici's modules
+// garbage a request, and ~8% of an engine worker's CPU (one worker draining 20,000 jobs: 187 → 171
+// µs a job; the garbage measured with the heap sampler). Loaded before undici (guarded_fetch.ts imports this first), this hands undici's modules
 // an `assert` that checks the value and, when the check fails, throws node:assert's AssertionError
 // as node:assert would. Every other module still gets node:assert itself. Where the
 // runtime's CommonJS loader has no `_load` to wrap, nothing changes but the speed.
